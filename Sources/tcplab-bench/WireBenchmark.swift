@@ -1,0 +1,5 @@
+import TCPWire
+
+enum WireBenchmark {
+    static func run() {}
+}

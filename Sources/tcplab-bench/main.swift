@@ -1,0 +1,20 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+
+// Release-build benchmarks: `swift run -c release tcplab-bench [name...]`.
+// Each benchmark prints one line per figure: what was measured, the figure, and how many iterations.
+
+let benchmarks: [(name: String, run: () -> Void)] = [
+    ("wire", WireBenchmark.run),
+]
+
+let requested = Set(CommandLine.arguments.dropFirst())
+let unknown = requested.subtracting(benchmarks.map(\.name))
+if !unknown.isEmpty {
+    print("unknown benchmark(s): \(unknown.sorted().joined(separator: ", ")); available: \(benchmarks.map(\.name).joined(separator: ", "))")
+    exit(2)
+}
+for benchmark in benchmarks where requested.isEmpty || requested.contains(benchmark.name) {
+    benchmark.run()
+}
