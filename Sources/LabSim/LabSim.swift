@@ -1,0 +1,174 @@
+import TCPEngine
+import TCPPolicy
+import TCPWire
+
+/// What a simulated run recorded: every event of every host, and every frame on every link.
+public struct SimRecord {
+    /// The host the event happened on.
+    public var host: String
+    public var event: EngineEvent
+}
+
+/// A frame seen on a link: sent, and either delivered or dropped (with the rule or "loss").
+public struct SimFrameRecord {
+    public var time: Instant
+    public var from: String
+    public var to: String
+    public var link: Int
+    public var frame: Frame
+    /// Nil when delivered.
+    public var droppedBy: String?
+}
+
+/// Several hosts in one process, joined by simulated links with loss, delay, jitter and targeted drops,
+/// driven by a virtual clock and a seed: the same seed gives the same run, to the nanosecond.
+public final class LabSim {
+    public private(set) var hosts: [Host] = []
+    public private(set) var links: [SimLink] = []
+    public private(set) var now: Instant = .zero
+    /// Every host event, in time order.
+    public private(set) var records: [SimRecord] = []
+    /// Every frame put on a link.
+    public private(set) var frames: [SimFrameRecord] = []
+    /// Set false to keep no records (benchmarks).
+    public var recording = true
+    /// Pcap bytes per link (when `capturing` is on).
+    public private(set) var captures: [[UInt8]] = []
+    public var capturing = false {
+        didSet { if capturing && captures.count < links.count { captures = links.map { _ in PcapWriter().fileHeader() } } }
+    }
+
+    private var rng: SplitMix64
+    private var inFlight: [(at: Instant, order: UInt64, host: Int, interface: Int, frame: Frame)] = []
+    private var order: UInt64 = 0
+    /// (host, interface) → link index.
+    private var attachment: [Int: [Int: Int]] = [:]
+
+    public init(seed: UInt64 = 1) { rng = SplitMix64(seed: seed) }
+
+    /// Adds a host; its policies and seed are its own.
+    @discardableResult
+    public func add(_ host: Host) -> Host {
+        hosts.append(host)
+        host.recordsEvents = recording
+        return host
+    }
+
+    /// Joins `a`'s interface to `b`'s interface.
+    @discardableResult
+    public func connect(_ a: Host, _ aInterface: Int = 0, _ b: Host, _ bInterface: Int = 0,
+                        aToB: LinkImpairment = LinkImpairment(), bToA: LinkImpairment = LinkImpairment()) -> SimLink
+    {
+        let ai = index(of: a), bi = index(of: b)
+        let link = SimLink(a: (ai, aInterface), b: (bi, bInterface), aToB: aToB, bToA: bToA)
+        links.append(link)
+        attachment[ai, default: [:]][aInterface] = links.count - 1
+        attachment[bi, default: [:]][bInterface] = links.count - 1
+        if capturing { captures.append(PcapWriter().fileHeader()) }
+        return link
+    }
+
+    public func host(named name: String) -> Host? { hosts.first { $0.name == name } }
+
+    private func index(of host: Host) -> Int {
+        guard let i = hosts.firstIndex(where: { $0 === host }) else { preconditionFailure("host \(host.name) not added to the simulation") }
+        return i
+    }
+
+    /// Collects what the hosts have sent and recorded since the last step (call after using a host's
+    /// socket API directly; `run` does it by itself).
+    public func collect() {
+        for (i, h) in hosts.enumerated() {
+            if recording {
+                for e in h.takeEvents() { records.append(SimRecord(host: h.name, event: e)) }
+            } else if !h.events.isEmpty {
+                h.events.removeAll(keepingCapacity: true)
+            }
+            if h.outbox.isEmpty { continue }
+            for out in h.takeOutput() { transmit(from: i, out) }
+        }
+    }
+
+    private func transmit(from hostIndex: Int, _ out: OutgoingFrame) {
+        guard let li = attachment[hostIndex]?[out.interface] else { return }  // nothing plugged in
+        let link = links[li]
+        let forward = link.a.host == hostIndex && link.a.interface == out.interface
+        let to = forward ? link.b : link.a
+        let impairment = forward ? link.aToB : link.bToA
+        if forward { link.sentAToB += 1 } else { link.sentBToA += 1 }
+        let lf = LinkFrame(from: hosts[hostIndex].name, to: hosts[to.host].name, frame: out.frame,
+                           index: forward ? link.sentAToB : link.sentBToA, time: now)
+        var dropped = link.dropHook?(lf)
+        if dropped == nil, impairment.loss > 0, Double(rng.next() >> 11) / Double(1 << 53) < impairment.loss {
+            dropped = "loss \(impairment.loss)"
+        }
+        if recording {
+            frames.append(SimFrameRecord(time: now, from: lf.from, to: lf.to, link: li, frame: out.frame, droppedBy: dropped))
+        }
+        if capturing {
+            captures[li] += PcapWriter().record(nanoseconds: UInt64(max(now.nanoseconds, 0)), frame: out.frame.serialize())
+        }
+        if dropped != nil { return }
+        var delay = impairment.delay
+        if impairment.jitter > .zero {
+            delay = delay + Interval(nanoseconds: Int64(rng.next() % UInt64(impairment.jitter.nanoseconds + 1)))
+        }
+        order &+= 1
+        insert((now + delay, order, to.host, to.interface, out.frame))
+    }
+
+    private func insert(_ item: (at: Instant, order: UInt64, host: Int, interface: Int, frame: Frame)) {
+        // Kept sorted by (time, order), newest usually last: insertion from the back is O(1) in practice.
+        var i = inFlight.count
+        while i > 0 && (inFlight[i - 1].at > item.at || (inFlight[i - 1].at == item.at && inFlight[i - 1].order > item.order)) {
+            i -= 1
+        }
+        inFlight.insert(item, at: i)
+    }
+
+    /// The time of the next thing that will happen: a frame arriving or a host timer.
+    public var nextEventTime: Instant {
+        var t = inFlight.first?.at ?? .never
+        for h in hosts where h.nextDeadline < t { t = h.nextDeadline }
+        return t
+    }
+
+    /// Runs until `deadline` (inclusive). Bounded: at most `maxSteps` steps, so a livelock cannot hang a test.
+    public func run(until deadline: Instant, maxSteps: Int = 10_000_000) {
+        collect()
+        var steps = 0
+        while steps < maxSteps {
+            let t = nextEventTime
+            if t == .never || t > deadline { break }
+            step(to: t)
+            steps += 1
+        }
+        if now < deadline { now = deadline }
+        for h in hosts { h.poll(at: now) }
+        collect()
+    }
+
+    /// Runs for `interval` of virtual time.
+    public func run(for interval: Interval, maxSteps: Int = 10_000_000) { run(until: now + interval, maxSteps: maxSteps) }
+
+    /// Runs until nothing is in flight and no timer is armed, or until `limit`.
+    public func runUntilQuiet(limit: Interval = .seconds(3600)) {
+        run(until: now + limit)
+    }
+
+    private func step(to t: Instant) {
+        now = max(now, t)
+        while let first = inFlight.first, first.at <= now {
+            inFlight.removeFirst()
+            hosts[first.host].receive(frame: first.frame, on: first.interface, at: now)
+            collect()
+        }
+        for h in hosts where h.nextDeadline <= now {
+            h.poll(at: now)
+        }
+        collect()
+    }
+
+    /// The pcap bytes captured on `link`.
+    public func pcap(link: Int) -> [UInt8] { captures[link] }
+}

@@ -1,0 +1,175 @@
+import TCPPolicy
+import TCPWire
+
+/// One lab node's TCP/IP stack: interfaces, ARP, IPv4, TCP sockets, timers. Pure: it reads no clock
+/// and does no I/O. Every call takes the current time; frames to send collect in `outbox`, what
+/// happened in `events`, and `nextDeadline` says when to call `poll(at:)` again.
+public final class Host {
+    public let name: String
+    public var sysctl: Sysctls
+    public private(set) var interfaces: [Interface]
+    /// The next hop for destinations off every interface's subnet (nil: unreachable).
+    public var gateway: IPv4Address?
+    public var isn: any ISNGenerator
+    public var acceptQueuePolicy: any AcceptQueuePolicy
+    public var delayedAckPolicy: any DelayedAckPolicy
+    /// Frames to transmit, oldest first. The driver takes them with `takeOutput()`.
+    public var outbox: [OutgoingFrame] = []
+    /// What happened, oldest first. The driver takes them with `takeEvents()`.
+    public var events: [EngineEvent] = []
+    /// Set false to skip event records (benchmarks); counters are always kept.
+    public var recordsEvents = true
+    public var counters = Counters()
+    /// The time of the latest call.
+    public private(set) var now: Instant = .zero
+
+    var connections: [SocketID: Connection] = [:]
+    var listeners: [SocketID: Listener] = [:]
+    /// The established hash: every full socket with a 4-tuple (SYN_SENT … TIME_WAIT).
+    var established: [FourTuple: SocketID] = [:]
+    /// Request socks (NEW_SYN_RECV), the other part of Linux's ehash.
+    var requests: [FourTuple: RequestSock] = [:]
+    var listenersByPort: [UInt16: [SocketID]] = [:]
+    var nextSocketID: Int32 = 1
+    var timers = TimerQueue()
+    var arpTable: [IPv4Address: MACAddress] = [:]
+    var arpPending: [IPv4Address: ARPPending] = [:]
+    var rng: SplitMix64
+    /// `syncookie_secret[2]`.
+    let cookieSecrets: (SipHashKey, SipHashKey)
+    /// Rotating start for ephemeral port searches (`table_perturb`).
+    var portHint: UInt32
+
+    /// Creates a host.
+    /// - Parameters:
+    ///   - seed: every random choice (ISN key, cookie secrets, IP IDs, ports) derives from it.
+    ///   - isn, acceptQueue, delayedAck: the three policies; Linux's when nil.
+    public init(name: String, interfaces: [Interface], sysctl: Sysctls = Sysctls(), seed: UInt64 = 1,
+                isn: (any ISNGenerator)? = nil, acceptQueue: (any AcceptQueuePolicy)? = nil,
+                delayedAck: (any DelayedAckPolicy)? = nil) {
+        self.name = name
+        self.interfaces = interfaces
+        self.sysctl = sysctl
+        var rng = SplitMix64(seed: seed)
+        self.isn = isn ?? LinuxISN(key: SipHashKey(k0: rng.next(), k1: rng.next()), timestampsMode: sysctl.tcp_timestamps)
+        self.acceptQueuePolicy = acceptQueue ?? LinuxAcceptQueue()
+        self.delayedAckPolicy = delayedAck ?? LinuxDelayedAck()
+        cookieSecrets = (SipHashKey(k0: rng.next(), k1: rng.next()), SipHashKey(k0: rng.next(), k1: rng.next()))
+        portHint = UInt32(truncatingIfNeeded: rng.next())
+        self.rng = rng
+    }
+
+    /// The earliest time `poll(at:)` has work to do.
+    public var nextDeadline: Instant { timers.earliest }
+
+    /// Takes the frames waiting to be sent.
+    public func takeOutput() -> [OutgoingFrame] {
+        defer { outbox.removeAll(keepingCapacity: true) }
+        return outbox
+    }
+
+    /// Takes the events recorded since the last call.
+    public func takeEvents() -> [EngineEvent] {
+        defer { events.removeAll(keepingCapacity: true) }
+        return events
+    }
+
+    /// Moves the host's time forward (never back).
+    @inline(__always) func advance(_ time: Instant) {
+        if now < time { now = time }
+    }
+
+    @inline(__always) func emit(_ kind: @autoclosure () -> EngineEventKind) {
+        if recordsEvents { events.append(EngineEvent(time: now, kind: kind())) }
+    }
+
+    /// Counts `mib` and, for counters that are not plain segment tallies, records the new value.
+    @inline(__always) func count(_ mib: MIB, _ n: Int = 1) {
+        counters[mib] += n
+        switch mib {
+        case .InSegs, .OutSegs, .IpInReceives, .IpOutRequests, .TCPPureAcks, .TCPHPAcks: break
+        default: emit(.counter(mib, value: counters[mib]))
+        }
+    }
+
+    func allocateSocketID() -> SocketID {
+        defer { nextSocketID += 1 }
+        return SocketID(nextSocketID)
+    }
+
+    func setState(_ c: Connection, _ state: TCPState, _ cause: StateCause) {
+        let old = c.state
+        guard old != state else { return }
+        c.state = state
+        emit(.stateChanged(socket: c.id, tuple: c.tuple, from: old, to: state, cause: cause))
+    }
+
+    /// The TCP timestamp clock (ms, TCP_TS_HZ = 1000) plus a connection's offset.
+    @inline(__always) func tsNow(offset: UInt32) -> UInt32 {
+        UInt32(truncatingIfNeeded: now.milliseconds) &+ offset
+    }
+
+    /// The raw millisecond clock without offset (`tcp_time_stamp_ts`).
+    @inline(__always) var tsClock: UInt32 { UInt32(truncatingIfNeeded: now.milliseconds) }
+
+    // MARK: Inspection
+
+    /// A socket's state (`LISTEN` for listeners); nil for an unknown id.
+    public func state(of id: SocketID) -> TCPState? {
+        if let c = connections[id] { return c.state }
+        if listeners[id] != nil { return .listen }
+        return nil
+    }
+
+    /// A socket's pending error (`SO_ERROR`).
+    public func error(of id: SocketID) -> SocketError? { connections[id]?.error }
+
+    /// A connection's 4-tuple.
+    public func tuple(of id: SocketID) -> FourTuple? { connections[id]?.tuple }
+
+    /// A snapshot of a connection's sequence variables, for tests and reports.
+    public func info(of id: SocketID) -> ConnectionInfo? {
+        guard let c = connections[id] else { return nil }
+        return ConnectionInfo(state: c.state, tuple: c.tuple, iss: c.iss, irs: c.irs, sndUna: c.sndUna, sndNxt: c.sndNxt,
+                              sndWnd: c.sndWnd, rcvNxt: c.rcvNxt, rcvWnd: c.rcvWnd, sndWscale: c.sndWscale,
+                              rcvWscale: c.rcvWscale, mss: c.mssCache, advmss: c.advmss, timestamps: c.timestampsOK,
+                              sack: c.sackOK, rto: c.rto, srtt: c.srtt, cwnd: c.cwnd, retransmits: c.retransmits,
+                              bytesToRead: c.receiveQueue.count, bytesUnsent: c.sendQueue.count - c.inFlightData,
+                              ack: c.ack)
+    }
+
+    /// Queue lengths of a listener.
+    public func listenerInfo(of id: SocketID) -> ListenerSnapshot? {
+        listeners[id].map(snapshot)
+    }
+
+    /// Number of request socks on this host (all listeners).
+    public var requestCount: Int { requests.count }
+    /// Number of full sockets (connections) on this host.
+    public var connectionCount: Int { connections.count }
+}
+
+/// A read-only view of a connection's variables.
+public struct ConnectionInfo: Hashable, Sendable {
+    public var state: TCPState
+    public var tuple: FourTuple
+    public var iss, irs, sndUna, sndNxt: SequenceNumber
+    public var sndWnd: Int
+    public var rcvNxt: SequenceNumber
+    public var rcvWnd: Int
+    public var sndWscale, rcvWscale: UInt8
+    public var mss, advmss: Int
+    public var timestamps, sack: Bool
+    public var rto: Interval
+    public var srtt: Interval?
+    public var cwnd: Int
+    public var retransmits: Int
+    public var bytesToRead: Int
+    public var bytesUnsent: Int
+    public var ack: AckState
+}
+
+extension Connection {
+    /// Bytes of the send queue already sent (not counting SYN/FIN).
+    var inFlightData: Int { max(0, min(sndNxt - sendQueueStart, sendQueue.count)) }
+}
