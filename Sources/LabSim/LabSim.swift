@@ -39,7 +39,9 @@ public final class LabSim {
     }
 
     private var rng: SplitMix64
+    /// Frames on the wire, sorted by (arrival, order); `inFlightHead` is the first not yet delivered.
     private var inFlight: [(at: Instant, order: UInt64, host: Int, interface: Int, frame: Frame)] = []
+    private var inFlightHead = 0
     private var order: UInt64 = 0
     /// (host, interface) → link index.
     private var attachment: [Int: [Int: Int]] = [:]
@@ -85,7 +87,9 @@ public final class LabSim {
                 h.events.removeAll(keepingCapacity: true)
             }
             if h.outbox.isEmpty { continue }
-            for out in h.takeOutput() { transmit(from: i, out) }
+            // Iterate in place and keep the buffer: no copy of the outbox per step.
+            for out in h.outbox { transmit(from: i, out) }
+            h.outbox.removeAll(keepingCapacity: true)
         }
     }
 
@@ -120,15 +124,15 @@ public final class LabSim {
     private func insert(_ item: (at: Instant, order: UInt64, host: Int, interface: Int, frame: Frame)) {
         // Kept sorted by (time, order), newest usually last: insertion from the back is O(1) in practice.
         var i = inFlight.count
-        while i > 0 && (inFlight[i - 1].at > item.at || (inFlight[i - 1].at == item.at && inFlight[i - 1].order > item.order)) {
+        while i > inFlightHead && (inFlight[i - 1].at > item.at || (inFlight[i - 1].at == item.at && inFlight[i - 1].order > item.order)) {
             i -= 1
         }
-        inFlight.insert(item, at: i)
+        if i == inFlight.count { inFlight.append(item) } else { inFlight.insert(item, at: i) }
     }
 
     /// The time of the next thing that will happen: a frame arriving or a host timer.
     public var nextEventTime: Instant {
-        var t = inFlight.first?.at ?? .never
+        var t = inFlightHead < inFlight.count ? inFlight[inFlightHead].at : .never
         for h in hosts where h.nextDeadline < t { t = h.nextDeadline }
         return t
     }
@@ -158,8 +162,16 @@ public final class LabSim {
 
     private func step(to t: Instant) {
         now = max(now, t)
-        while let first = inFlight.first, first.at <= now {
-            inFlight.removeFirst()
+        while inFlightHead < inFlight.count, inFlight[inFlightHead].at <= now {
+            let first = inFlight[inFlightHead]
+            inFlightHead += 1
+            if inFlightHead == inFlight.count {
+                inFlight.removeAll(keepingCapacity: true)
+                inFlightHead = 0
+            } else if inFlightHead > 1024, inFlightHead * 2 > inFlight.count {
+                inFlight.removeFirst(inFlightHead)
+                inFlightHead = 0
+            }
             hosts[first.host].receive(frame: first.frame, on: first.interface, at: now)
             collect()
         }

@@ -7,6 +7,9 @@ import Glibc
 
 let benchmarks: [(name: String, run: () -> Void)] = [
     ("wire", WireBenchmark.run),
+    ("engine-handshake", EngineBenchmark.handshakeCost),
+    ("engine-half-open", EngineBenchmark.halfOpenMemory),
+    ("engine-synack-story", EngineBenchmark.synAckStory),
 ]
 
 let requested = Set(CommandLine.arguments.dropFirst())
