@@ -17,7 +17,7 @@ public struct MACAddress: Hashable, Sendable, CustomStringConvertible {
         guard parts.count == 6 else { return nil }
         var value: UInt64 = 0
         for part in parts {
-            guard part.count == 2, let byte = UInt8(part, radix: 16) else { return nil }
+            guard part.count == 2, part.allSatisfy(\.isASCIIHexDigit), let byte = UInt8(part, radix: 16) else { return nil }
             value = value << 8 | UInt64(byte)
         }
         rawValue = value
@@ -57,7 +57,7 @@ public struct IPv4Address: Hashable, Sendable, CustomStringConvertible {
         guard parts.count == 4 else { return nil }
         var value: UInt32 = 0
         for part in parts {
-            guard !part.isEmpty, part.count <= 3, part.allSatisfy(\.isASCII), let byte = UInt8(part) else { return nil }
+            guard (1...3).contains(part.count), part.allSatisfy(\.isASCIIDigit), let byte = UInt8(part) else { return nil }
             value = value << 8 | UInt32(byte)
         }
         rawValue = value
@@ -87,8 +87,9 @@ public struct IPv4Interface: Hashable, Sendable, CustomStringConvertible {
 
     /// Parses `198.18.0.1/24`; nil when malformed.
     public init?(_ text: String) {
-        let parts = text.split(separator: "/")
-        guard parts.count == 2, let address = IPv4Address(parts[0]), let length = Int(parts[1]), (0...32).contains(length)
+        let parts = text.split(separator: "/", omittingEmptySubsequences: false)
+        guard parts.count == 2, let address = IPv4Address(parts[0]), (1...2).contains(parts[1].count),
+              parts[1].allSatisfy(\.isASCIIDigit), let length = Int(parts[1]), (0...32).contains(length)
         else { return nil }
         self.init(address: address, prefixLength: length)
     }
@@ -114,6 +115,12 @@ public struct SocketAddress: Hashable, Sendable, CustomStringConvertible {
     }
 
     public var description: String { "\(address):\(port)" }
+}
+
+extension Character {
+    // The integer initializers also accept a leading sign ("+1"), which no address notation allows.
+    fileprivate var isASCIIDigit: Bool { isASCII && isWholeNumber }
+    fileprivate var isASCIIHexDigit: Bool { isASCII && isHexDigit }
 }
 
 @inline(__always)

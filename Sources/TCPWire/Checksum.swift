@@ -15,6 +15,12 @@ public struct InternetChecksum: Sendable {
             pendingHigh = nil
             i = 1
         }
+        // RFC 1071 §2: the sum can be taken over 32-bit words and folded at the end; a 64-bit
+        // accumulator cannot overflow before 2^32 words.
+        while i + 4 <= n {
+            sum &+= UInt64(UInt32(bigEndian: bytes.loadUnaligned(fromByteOffset: i, as: UInt32.self)))
+            i += 4
+        }
         while i + 1 < n {
             sum &+= UInt64(bytes[i]) << 8 | UInt64(bytes[i + 1])
             i += 2

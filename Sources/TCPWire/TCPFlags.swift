@@ -21,17 +21,19 @@ public struct TCPFlags: OptionSet, Hashable, Sendable {
     public static let pshAck: TCPFlags = [.psh, .ack]
 
     /// The flags as tcpdump prints them between brackets: `S`, `S.`, `.`, `P.`, `F.`, `R`, `R.`, `SEW`;
-    /// `none` when no flag is set. Order and letters follow tcpdump's `tcp_flag_values` table.
+    /// `none` when no flag is set. Order and letters follow tcpdump 4.99's `tcp_flag_values` table, which
+    /// reads only header byte 13: AE and the reserved bits are not shown.
     public var tcpdumpString: String {
         let table: [(TCPFlags, Character)] = [
-            (.fin, "F"), (.syn, "S"), (.rst, "R"), (.psh, "P"), (.ack, "."), (.urg, "U"), (.ece, "E"), (.cwr, "W"), (.ae, "e"),
+            (.fin, "F"), (.syn, "S"), (.rst, "R"), (.psh, "P"), (.ack, "."), (.urg, "U"), (.ece, "E"), (.cwr, "W"),
         ]
         var s = ""
         for (flag, letter) in table where contains(flag) { s.append(letter) }
         return s.isEmpty ? "none" : s
     }
 
-    /// Parses tcpdump's flag letters (`S.`, `R`, `P.`…), the inverse of `tcpdumpString`.
+    /// Parses tcpdump's flag letters (`S.`, `R`, `P.`…), the inverse of `tcpdumpString`. Also takes `e`,
+    /// the letter later tcpdump versions print for AE.
     public init?(tcpdump text: String) {
         var flags = TCPFlags()
         if text == "none" { self = flags; return }

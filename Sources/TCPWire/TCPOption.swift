@@ -102,6 +102,8 @@ public enum TCPOption: Hashable, Sendable {
     ///   and `.truncated` for a kind byte with no length byte after it.
     public static func parseList(_ bytes: UnsafeRawBufferPointer) throws(WireError) -> [TCPOption] {
         var options: [TCPOption] = []
+        // Most options take four bytes or more (with their NOPs); one allocation instead of a few regrowths.
+        options.reserveCapacity(bytes.count / 4 + 1)
         var i = 0
         while i < bytes.count {
             let kind = bytes.u8(i)

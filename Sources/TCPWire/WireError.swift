@@ -13,8 +13,6 @@ public enum WireError: Error, Hashable, Sendable, CustomStringConvertible {
     case badDataOffset(UInt8, segmentLength: Int)
     /// A TCP option whose length byte is 0 or 1, or that runs past the options area.
     case badOptionLength(kind: UInt8, length: Int, offset: Int)
-    /// A known TCP option with the wrong length for its kind (MSS must be 4, timestamps 10...).
-    case badOptionSize(kind: UInt8, length: Int)
     /// A checksum that does not verify.
     case badChecksum(layer: Layer, found: UInt16, expected: UInt16)
     /// ARP for something other than Ethernet/IPv4.
@@ -37,7 +35,6 @@ public enum WireError: Error, Hashable, Sendable, CustomStringConvertible {
         case let .badDataOffset(offset, length): "TCP data offset \(offset) invalid for a \(length)-byte segment"
         case let .badOptionLength(kind, length, offset):
             "TCP option kind \(kind) at offset \(offset) has length \(length), which is below 2 or runs past the header"
-        case let .badOptionSize(kind, length): "TCP option kind \(kind) cannot be \(length) bytes long"
         case let .badChecksum(layer, found, expected):
             "bad \(layer.rawValue) checksum 0x\(String(found, radix: 16)) (should be 0x\(String(expected, radix: 16)))"
         case let .unsupportedARP(h, p): "ARP with hardware type \(h) and protocol 0x\(String(p, radix: 16))"

@@ -87,7 +87,7 @@ wait_for 50 bash -c "ip -n $NS_A -o link show $IF_A | grep -q 'state UP' && ip -
 
 # --- capture --------------------------------------------------------------
 rm -f "$OUT"
-inb tcpdump -i "$IF_B" -w "$OUT" -U -Z root 2>"$WORK/tcpdump.err" &
+ip netns exec "$NS_B" tcpdump -i "$IF_B" -w "$OUT" -U -Z root 2>"$WORK/tcpdump.err" &
 TCPDUMP_PID=$!
 wait_for 50 grep -q 'listening on' "$WORK/tcpdump.err"
 sleep 0.2
@@ -106,7 +106,7 @@ ip -n "$NS_A" neigh add "$IP_B" lladdr "$MAC_B" dev "$IF_A" nud permanent
 ip -n "$NS_B" neigh add "$IP_A" lladdr "$MAC_A" dev "$IF_B" nud permanent
 
 # Servers in b (one process, two listeners), bounded by socket timeouts.
-inb "$PY" -c "
+ip netns exec "$NS_B" "$PY" -c "
 import socket, pathlib
 def listener(port):
     s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
@@ -161,7 +161,9 @@ s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack('ii', 1, 0))
 s.close()
 "
 wait "$SERVER_PID"; SERVER_PID=""
-sleep 0.5
+# libpcap (TPACKET_V3) hands packets over in blocks retired after a 1 s
+# timeout; wait longer than that so the last frame reaches the file.
+sleep 2
 kill -INT "$TCPDUMP_PID"; wait "$TCPDUMP_PID" || true; TCPDUMP_PID=""
 cat "$WORK/tcpdump.err" >&2
 echo "wrote $OUT" >&2
