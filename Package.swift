@@ -26,8 +26,11 @@ let package = Package(
         .target(name: "TCPPolicy", dependencies: ["TCPWire"], swiftSettings: hotPath),
         // The pure TCP engine: no I/O, no clock, no Foundation.
         .target(name: "TCPEngine", dependencies: ["TCPWire", "TCPPolicy"], swiftSettings: hotPath),
+        // Link impairments (loss, delay, jitter, duplication, reordering, corruption, rate, targeted
+        // rules), shared by LabSim's links and the middlebox.
+        .target(name: "LabImpair", dependencies: ["TCPWire", "TCPPolicy"], swiftSettings: hotPath),
         // Several engines in one process over simulated links, in virtual time.
-        .target(name: "LabSim", dependencies: ["TCPEngine", "TCPWire"], swiftSettings: hotPath),
+        .target(name: "LabSim", dependencies: ["TCPEngine", "TCPWire", "LabImpair"], swiftSettings: hotPath),
         .executableTarget(
             name: "tcplab",
             dependencies: [

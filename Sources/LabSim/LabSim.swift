@@ -1,3 +1,4 @@
+import LabImpair
 import TCPEngine
 import TCPPolicy
 import TCPWire
@@ -40,7 +41,13 @@ public final class LabSim {
 
     private var rng: SplitMix64
     /// Frames on the wire, sorted by (arrival, order); `inFlightHead` is the first not yet delivered.
-    private var inFlight: [(at: Instant, order: UInt64, host: Int, interface: Int, frame: Frame)] = []
+    private var inFlight: [(at: Instant, order: UInt64, host: Int, interface: Int, frame: InFlight)] = []
+
+    /// A frame on the wire: parsed, or raw bytes when an impairment changed them.
+    enum InFlight {
+        case frame(Frame)
+        case bytes([UInt8])
+    }
     private var inFlightHead = 0
     private var order: UInt64 = 0
     /// (host, interface) → link index.
@@ -59,10 +66,11 @@ public final class LabSim {
     /// Joins `a`'s interface to `b`'s interface.
     @discardableResult
     public func connect(_ a: Host, _ aInterface: Int = 0, _ b: Host, _ bInterface: Int = 0,
-                        aToB: LinkImpairment = LinkImpairment(), bToA: LinkImpairment = LinkImpairment()) -> SimLink
+                        aToB: Impairment = Impairment(delay: .microseconds(50)),
+                        bToA: Impairment = Impairment(delay: .microseconds(50))) -> SimLink
     {
         let ai = index(of: a), bi = index(of: b)
-        let link = SimLink(a: (ai, aInterface), b: (bi, bInterface), aToB: aToB, bToA: bToA)
+        let link = SimLink(a: (ai, aInterface), b: (bi, bInterface), aToB: aToB, bToA: bToA, seed: rng.next())
         links.append(link)
         attachment[ai, default: [:]][aInterface] = links.count - 1
         attachment[bi, default: [:]][bInterface] = links.count - 1
@@ -98,30 +106,44 @@ public final class LabSim {
         let link = links[li]
         let forward = link.a.host == hostIndex && link.a.interface == out.interface
         let to = forward ? link.b : link.a
-        let impairment = forward ? link.aToB : link.bToA
         if forward { link.sentAToB += 1 } else { link.sentBToA += 1 }
         let lf = LinkFrame(from: hosts[hostIndex].name, to: hosts[to.host].name, frame: out.frame,
                            index: forward ? link.sentAToB : link.sentBToA, time: now)
-        var dropped = link.dropHook?(lf)
-        if dropped == nil, impairment.loss > 0, Double(rng.next() >> 11) / Double(1 << 53) < impairment.loss {
-            dropped = "loss \(impairment.loss)"
+        let impairment = forward ? link.aToB : link.bToA
+        // Frames travel parsed inside the simulation; only rate limiting and corruption need the bytes.
+        let needsBytes = impairment.rateBitsPerSecond > 0 || impairment.corrupt > 0
+        let bytes = needsBytes ? out.frame.serialize() : []
+        var decisions: [ImpairDecision]
+        if let rule = link.dropHook?(lf) {
+            decisions = [.drop(reason: rule)]
+        } else if forward {
+            decisions = link.forward.process(bytes, frame: out.frame, at: now)
+        } else {
+            decisions = link.backward.process(bytes, frame: out.frame, at: now)
         }
-        if recording {
-            frames.append(SimFrameRecord(time: now, from: lf.from, to: lf.to, link: li, frame: out.frame, droppedBy: dropped))
+        for decision in decisions {
+            switch decision {
+            case let .drop(reason):
+                record(li, lf, out.frame, droppedBy: reason)
+            case let .deliver(at, delivered, _):
+                record(li, lf, out.frame, droppedBy: nil)
+                order &+= 1
+                let payload: InFlight = needsBytes && delivered != bytes ? .bytes(delivered) : .frame(out.frame)
+                insert((max(at, now), order, to.host, to.interface, payload))
+            }
         }
-        if capturing {
-            captures[li] += PcapWriter().record(nanoseconds: UInt64(max(now.nanoseconds, 0)), frame: out.frame.serialize())
-        }
-        if dropped != nil { return }
-        var delay = impairment.delay
-        if impairment.jitter > .zero {
-            delay = delay + Interval(nanoseconds: Int64(rng.next() % UInt64(impairment.jitter.nanoseconds + 1)))
-        }
-        order &+= 1
-        insert((now + delay, order, to.host, to.interface, out.frame))
     }
 
-    private func insert(_ item: (at: Instant, order: UInt64, host: Int, interface: Int, frame: Frame)) {
+    private func record(_ li: Int, _ lf: LinkFrame, _ frame: Frame, droppedBy: String?) {
+        if recording {
+            frames.append(SimFrameRecord(time: now, from: lf.from, to: lf.to, link: li, frame: frame, droppedBy: droppedBy))
+        }
+        if capturing {
+            captures[li] += PcapWriter().record(nanoseconds: UInt64(max(now.nanoseconds, 0)), frame: frame.serialize())
+        }
+    }
+
+    private func insert(_ item: (at: Instant, order: UInt64, host: Int, interface: Int, frame: InFlight)) {
         // Kept sorted by (time, order), newest usually last: insertion from the back is O(1) in practice.
         var i = inFlight.count
         while i > inFlightHead && (inFlight[i - 1].at > item.at || (inFlight[i - 1].at == item.at && inFlight[i - 1].order > item.order)) {
@@ -172,7 +194,10 @@ public final class LabSim {
                 inFlight.removeFirst(inFlightHead)
                 inFlightHead = 0
             }
-            hosts[first.host].receive(frame: first.frame, on: first.interface, at: now)
+            switch first.frame {
+            case let .frame(frame): hosts[first.host].receive(frame: frame, on: first.interface, at: now)
+            case let .bytes(bytes): hosts[first.host].receive(bytes: bytes, on: first.interface, at: now)
+            }
             collect()
         }
         for h in hosts where h.nextDeadline <= now {

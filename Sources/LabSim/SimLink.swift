@@ -1,22 +1,10 @@
+import LabImpair
 import TCPEngine
 import TCPPolicy
 import TCPWire
 
-/// One direction of a simulated link.
-public struct LinkImpairment: Sendable {
-    /// Probability in [0, 1] that a frame is lost.
-    public var loss: Double
-    /// One-way delay.
-    public var delay: Interval
-    /// Extra delay drawn uniformly from [0, jitter] (frames may then be reordered).
-    public var jitter: Interval
-
-    public init(loss: Double = 0, delay: Interval = .microseconds(50), jitter: Interval = .zero) {
-        self.loss = loss
-        self.delay = delay
-        self.jitter = jitter
-    }
-}
+/// One direction of a simulated link: the same impairment model as the middlebox (LabImpair).
+public typealias LinkImpairment = Impairment
 
 /// A frame offered to a link's drop hook: the direction, the frame, and how many frames went that way before.
 public struct LinkFrame {
@@ -30,24 +18,30 @@ public struct LinkFrame {
     public var time: Instant
 }
 
-/// A targeted drop rule: returns a description of the rule when the frame is to be dropped.
+/// A targeted drop rule written as code: returns a description of the rule when the frame is to be dropped.
 public typealias DropHook = (LinkFrame) -> String?
 
 /// A point-to-point link between an interface of one host and an interface of another.
 public final class SimLink {
     public let a: (host: Int, interface: Int)
     public let b: (host: Int, interface: Int)
-    public var aToB: LinkImpairment
-    public var bToA: LinkImpairment
-    /// Called for every frame before loss is drawn.
+    public var aToB: Impairment { didSet { forward = Impairer(aToB, seed: seed) } }
+    public var bToA: Impairment { didSet { backward = Impairer(bToA, seed: seed &+ 1) } }
+    /// Called for every frame before the impairments.
     public var dropHook: DropHook?
     var sentAToB = 0
     var sentBToA = 0
+    var forward: Impairer
+    var backward: Impairer
+    private let seed: UInt64
 
-    init(a: (Int, Int), b: (Int, Int), aToB: LinkImpairment, bToA: LinkImpairment) {
+    init(a: (Int, Int), b: (Int, Int), aToB: Impairment, bToA: Impairment, seed: UInt64) {
         self.a = a
         self.b = b
         self.aToB = aToB
         self.bToA = bToA
+        self.seed = seed
+        forward = Impairer(aToB, seed: seed)
+        backward = Impairer(bToA, seed: seed &+ 1)
     }
 }
