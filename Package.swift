@@ -8,13 +8,24 @@ let hotPath: [SwiftSetting] = [
     .unsafeFlags(["-enforce-exclusivity=unchecked", "-cross-module-optimization"], .when(configuration: .release)),
 ]
 
+/// The example policy plugins in Plugins/<name>/, each built as lib<name>.so.
+let policyPlugins = [
+    "CounterISN", "RFC793ISN",                              // ISN
+    "LIFOAcceptQueue", "FairAcceptQueue", "RefusePrefix",   // accept queue
+    "ImmediateAck", "FixedDelayAck", "EveryNthAck",         // delayed ACK
+]
+
 let package = Package(
     name: "TCPLab",
     products: [
         .executable(name: "tcplab", targets: ["tcplab"]),
         .library(name: "TCPWire", targets: ["TCPWire"]),
         .library(name: "TCPEngine", targets: ["TCPEngine"]),
-    ],
+        // Policy plugins: the C ABI, the Swift helper for plugin authors (outside packages depend on it),
+        // and the example plugins, each a shared library the worker loads with dlopen (docs/plugins.md).
+        .library(name: "CTCPLabPlugin", targets: ["CTCPLabPlugin"]),
+        .library(name: "TCPLabPluginKit", targets: ["TCPLabPluginKit"]),
+    ] + policyPlugins.map { Product.library(name: $0, type: .dynamic, targets: [$0]) },
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
     ],
@@ -31,6 +42,35 @@ let package = Package(
         .target(name: "LabImpair", dependencies: ["TCPWire", "TCPPolicy"], swiftSettings: hotPath),
         // Several engines in one process over simulated links, in virtual time.
         .target(name: "LabSim", dependencies: ["TCPEngine", "TCPWire", "LabImpair"], swiftSettings: hotPath),
+        // Lab runtime: AF_PACKET, epoll and timerfd for the workers (Glibc's module lacks them).
+        .target(name: "CLabIO"),
+        // The coordinator ↔ worker protocol: configurations, commands, replies, events (JSON lines).
+        .target(name: "LabControl", dependencies: ["LabImpair", "TCPEngine", "TCPPolicy", "TCPWire"]),
+        // A worker's roles: our stack on packet sockets, the middlebox, kernel nodes; the event loop.
+        .target(name: "LabWorker", dependencies: ["CLabIO", "LabControl", "LabImpair", "TCPEngine", "TCPPolicy", "TCPWire"]),
+        // libnl-3 and libnl-route-3, found through pkg-config, for LabNetlink.
+        .systemLibrary(name: "CNetlink", pkgConfig: "libnl-route-3.0", providers: [.apt(["libnl-3-dev", "libnl-route-3-dev"])]),
+        // setns, unshare, bind mounts and the ethtool ioctl (Glibc's module lacks them: no _GNU_SOURCE).
+        .target(name: "CLabSys"),
+        // Named namespaces, veth pairs, link settings, addresses, offloads and the cleanup ledger.
+        .target(name: "LabNetlink", dependencies: ["CNetlink", "CLabSys", "TCPWire"]),
+        // The plugin C ABI (tcplab_plugin.h): the only thing the engine side and a plugin share.
+        .target(name: "CTCPLabPlugin"),
+        // Write a plugin as a Swift type and export it in one line. Depends on the C header only, never
+        // on TCPPolicy, so no second static copy of the engine's types crosses the dlopen boundary.
+        .target(name: "TCPLabPluginKit", dependencies: ["CTCPLabPlugin"], swiftSettings: hotPath),
+        // The engine side: the policy registry (built-in `linux` + plugins on the plugin path), dlopen and
+        // the checks of every descriptor, the wrappers that check every answer and fall back to Linux.
+        .target(name: "TCPPluginHost", dependencies: ["CTCPLabPlugin", "TCPPolicy", "TCPWire"], swiftSettings: hotPath),
+    ] + policyPlugins.map { name -> Target in
+        name == "RFC793ISN"
+            ? .target(name: name, dependencies: ["CTCPLabPlugin"], path: "Plugins/\(name)", publicHeadersPath: ".")  // in C
+            : .target(name: name, dependencies: ["TCPLabPluginKit"], path: "Plugins/\(name)", swiftSettings: hotPath)
+    } + [
+        // A lab run: build the network, spawn and drive the workers, merge their events, tear down.
+        .target(name: "LabCoordinator", dependencies: ["LabControl", "LabNetlink", "TCPPolicy", "TCPWire"]),
+        // One per lab node; joins its namespace before anything else.
+        .executableTarget(name: "tcplab-worker", dependencies: ["CLabSys", "LabControl", "LabWorker"]),
         .executableTarget(
             name: "tcplab",
             dependencies: [
@@ -39,8 +79,13 @@ let package = Package(
             ]
         ),
         // Release-build benchmarks: `swift run -c release tcplab-bench`.
-        .executableTarget(name: "tcplab-bench", dependencies: ["TCPWire", "TCPEngine", "LabSim"], swiftSettings: hotPath),
+        .executableTarget(name: "tcplab-bench", dependencies: ["LabNetlink", "TCPWire", "TCPEngine", "LabSim", "TCPPolicy", "TCPPluginHost"], swiftSettings: hotPath),
         .testTarget(name: "TCPWireTests", dependencies: ["TCPWire"], exclude: ["Fixtures"]),
+        .testTarget(name: "LabRuntimeTests", dependencies: ["LabCoordinator", "LabControl", "LabNetlink", "TCPPolicy"]),
         .testTarget(name: "TCPEngineTests", dependencies: ["TCPEngine", "LabSim", "TCPWire"]),
+        .testTarget(name: "LabNetlinkTests", dependencies: ["LabNetlink", "TCPWire"]),
+        // Plugins in LabSim; the test builds the plugin products it loads if they are missing.
+        .testTarget(name: "TCPPluginTests", dependencies: ["TCPPluginHost", "TCPLabPluginKit", "CTCPLabPlugin", "LabSim",
+                                                           "TCPEngine", "TCPPolicy", "TCPWire"]),
     ]
 )

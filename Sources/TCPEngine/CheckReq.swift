@@ -18,12 +18,11 @@ extension Host {
                 // TSecr must echo one of our SYN-ACKs' TSvals.
                 tsecrReject = !SequenceNumber(ts.echoReply).isBetween(SequenceNumber(req.firstSynAckTS), SequenceNumber(req.lastSynAckTS))
             }
-            // tcp_paws_reject: an older TSval than the SYN's, unless it is a RST.
-            pawsReject = !flags.contains(.rst) && Int32(bitPattern: req.tsRecent &- ts.value) > 1
+            pawsReject = requestPawsReject(req, tsVal: ts.value, rst: flags.contains(.rst))
         }
         // A pure retransmitted SYN: send the SYN-ACK again (rate-limited) and push the timer out.
         if th.sequenceNumber == req.irs, flags == .syn, !pawsReject {
-            if !outOfWindowRateLimited(&req.lastOutOfWindowAck, counter: .TCPACKSkippedSynRecv) {
+            if !outOfWindowRateLimited(&req.lastOutOfWindowAck, counter: .TCPACKSkippedSynRecv, segment: seg) {
                 req.numRetrans &+= 1
                 count(.RetransSegs)
                 count(.TCPSynRetrans)
@@ -48,7 +47,9 @@ extension Host {
         if pawsReject || tsecrReject
             || !inWindow(seq: th.sequenceNumber, end: th.sequenceNumber + seg.sequenceLength, low: req.rcvNxt, high: req.rcvNxt + window)
         {
-            if !flags.contains(.rst), !outOfWindowRateLimited(&req.lastOutOfWindowAck, counter: .TCPACKSkippedSynRecv) {
+            if !flags.contains(.rst),
+               !outOfWindowRateLimited(&req.lastOutOfWindowAck, counter: .TCPACKSkippedSynRecv, segment: seg)
+            {
                 sendRequestAck(req, tuple: tuple)
             }
             requests[tuple] = req
@@ -88,9 +89,25 @@ extension Host {
         return seq == high && seq == end
     }
 
+    /// `tcp_paws_reject` as `tcp_check_req` calls it: PAWS window 0 (any TSval older than the SYN's),
+    /// none when the SYN's TSval was 0 ("some OSes send SYN and SYNACK messages with tsval=0"). RSTs are
+    /// spared only when the request's timestamp is older than TCP_PAWS_MSL (60 s): `ts_recent_stamp`
+    /// is taken as now − the request's current timeout.
+    private func requestPawsReject(_ req: RequestSock, tsVal: UInt32, rst: Bool) -> Bool {
+        if Int32(bitPattern: req.tsRecent &- tsVal) <= 0 || req.tsRecent == 0 { return false }
+        if rst && requestTimeout(req) >= .seconds(60) { return false }
+        return true
+    }
+
     /// `tcp_oow_rate_limited`: one answer per `tcp_invalid_ratelimit` to out-of-window segments.
-    func outOfWindowRateLimited(_ last: inout Instant, counter: MIB) -> Bool {
-        if last != .zero, now - last < sysctl.invalidRatelimit {
+    /// - Parameter segment: the segment being answered; data without SYN is never limited ("data
+    ///   packets without SYNs are not likely part of an ACK loop"). Nil for `__tcp_oow_rate_limited`,
+    ///   which limits whatever it is (challenge ACKs).
+    func outOfWindowRateLimited(_ last: inout Instant, counter: MIB, segment: TCPSegment? = nil) -> Bool {
+        if let seg = segment, !seg.payload.isEmpty || seg.tcp.flags.contains(.fin), !seg.tcp.flags.contains(.syn) {
+            return false
+        }
+        if last != .noOutOfWindowAck, now - last < sysctl.invalidRatelimit {
             count(counter)
             return true
         }
@@ -184,11 +201,11 @@ extension Host {
         c.mssClamp = Int(req.mss)
         c.advmss = advertisedMSS(interface: c.interface, userMSS: l.options.maxSegment)
         c.synRetransmissions = Int(req.numRetrans)
-        // The SYN-ACK's RTT, unless it was retransmitted (Karn).
+        // tcp_synack_rtt_meas: the SYN-ACK's RTT, unless it was retransmitted (Karn) or never sent by
+        // a request (a cookie); then the TSecr may give one (synRecvEstablish), else the RTO falls back
+        // to 3 s (initTransfer).
         if req.numRetrans == 0, req.numTimeout == 0, req.deadline != .never {
             rttEstimate(c, sample: now - (req.deadline - .seconds(1)))
-        } else {
-            c.rto = .seconds(1)
         }
         connections[c.id] = c
         established[tuple] = c.id
@@ -231,7 +248,7 @@ extension Host {
             irs: seg.tcp.sequenceNumber - 1, flags: flags, sendWindowScale: windowScale ?? 0,
             receiveWindowScale: windowScale != nil ? rwin.wscale : 0, numTimeout: 0, numRetrans: 0,
             peerWindow: seg.tcp.window, receiveWindow: UInt32(rwin.window), tsRecent: tsRecent, tsOffset: tsOffset,
-            firstSynAckTS: 0, lastSynAckTS: 0, deadline: .never, lastOutOfWindowAck: .zero)
+            firstSynAckTS: 0, lastSynAckTS: 0, deadline: .never, lastOutOfWindowAck: .noOutOfWindowAck)
         synRecvSock(l, req, tuple: tuple, seg, cause: .cookieAckReceived, fromCookie: true)
         return true
     }

@@ -82,7 +82,7 @@ extension Host {
             sendWindowScale: opts.windowScale ?? 0, receiveWindowScale: opts.windowScale != nil ? rwin.wscale : 0,
             numTimeout: 0, numRetrans: 0, peerWindow: seg.tcp.window, receiveWindow: UInt32(rwin.window),
             tsRecent: opts.timestamps?.value ?? 0, tsOffset: tsOffset, firstSynAckTS: ts, lastSynAckTS: ts,
-            deadline: now + .seconds(1), lastOutOfWindowAck: .zero)
+            deadline: now + .seconds(1), lastOutOfWindowAck: .noOutOfWindowAck)
         requests[tuple] = req
         l.synQueueLength += 1
         l.young += 1
@@ -145,7 +145,7 @@ extension Host {
             flags: flags, sendWindowScale: opts.windowScale ?? 0, receiveWindowScale: opts.windowScale != nil ? rwin.wscale : 0,
             numTimeout: 0, numRetrans: 0, peerWindow: seg.tcp.window, receiveWindow: UInt32(rwin.window),
             tsRecent: opts.timestamps?.value ?? 0, tsOffset: isn.timestampOffset(for: tuple, at: now),
-            firstSynAckTS: 0, lastSynAckTS: 0, deadline: .never, lastOutOfWindowAck: .zero)
+            firstSynAckTS: 0, lastSynAckTS: 0, deadline: .never, lastOutOfWindowAck: .noOutOfWindowAck)
         let cookieTS = opts.timestamps != nil
             // The cookie carries the peer's window scale back to us (cookie_init_timestamp).
             ? SynCookie.timestamp(clock: tsClock, windowScale: opts.windowScale, sack: opts.sack, ecn: false)

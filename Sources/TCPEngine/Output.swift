@@ -40,13 +40,14 @@ extension Host {
         let window: UInt16
         if flags.contains(.syn) {
             // A SYN (or our SYN re-sent with ACK in a simultaneous open) carries the SYN options and an
-            // unscaled window (RFC 7323 §2.2).
+            // unscaled window (RFC 7323 §2.2). `tcp_syn_options` goes by the sysctls alone, not by what
+            // the peer offered: a crossed SYN-ACK offers TS (echoing ts_recent, 0 if none), SACK and our
+            // window scale even to a peer whose SYN had none of them (as 23e89e8ee7be's packetdrill shows).
             options = Self.synOptions(
                 mss: c.advmss,
-                timestamps: sysctl.tcp_timestamps != 0 && (c.state == .synSent || c.timestampsOK)
-                    ? (tsNow(offset: c.tsOffset), c.tsRecent) : nil,
-                sack: sysctl.tcp_sack != 0 && (c.state == .synSent || c.sackOK),
-                windowScale: sysctl.tcp_window_scaling != 0 && (c.state == .synSent || c.windowScaleOK) ? c.rcvWscale : nil)
+                timestamps: sysctl.tcp_timestamps != 0 ? (tsNow(offset: c.tsOffset), c.tsRecent) : nil,
+                sack: sysctl.tcp_sack != 0,
+                windowScale: sysctl.tcp_window_scaling != 0 ? c.rcvWscale : nil)
             window = UInt16(min(c.rcvWnd, 65535))
         } else {
             options = establishedOptions(c)

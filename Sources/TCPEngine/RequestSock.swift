@@ -42,8 +42,15 @@ struct RequestSock {
     var lastSynAckTS: UInt32
     /// When the SYN-ACK timer fires.
     var deadline: Instant
-    /// `last_oow_ack_time`: rate limit of SYN-ACKs and ACKs answering out-of-window segments.
+    /// `last_oow_ack_time`: rate limit of SYN-ACKs and ACKs answering out-of-window segments
+    /// (`.noOutOfWindowAck` until the first).
     var lastOutOfWindowAck: Instant
 
     var rcvNxt: SequenceNumber { irs + 1 }
+}
+
+extension Instant {
+    /// "No out-of-window answer sent yet": the kernel's `last_oow_ack_time` of 0. Not `.zero`, which
+    /// is a real time here (the start of a run).
+    static let noOutOfWindowAck = Instant(nanoseconds: .min)
 }

@@ -6,7 +6,12 @@ extension Host {
     /// path gives the same result), dispatched by state.
     func connectionInput(_ c: Connection, _ seg: TCPSegment) {
         switch c.state {
-        case .synSent: synSentInput(c, seg)
+        case .synSent:
+            // tcp_rcv_state_process returns straight after tcp_rcv_synsent_state_process: no
+            // tcp_ack_snd_check, so a third ACK it chose to delay (write pending, TCP_DEFER_ACCEPT,
+            // pingpong) is not sent here by the quick-ACK credit it was just granted.
+            synSentInput(c, seg)
+            return
         case .timeWait: timeWaitInput(c, seg)
         case .close, .listen, .newSynRecv: sendReset(replyingTo: seg, interface: c.interface)
         default: synchronizedInput(c, seg)
@@ -29,17 +34,19 @@ extension Host {
         {
             count(.PAWSEstab)
             emit(.dropped(.paws, segment: record, socket: c.id))
-            if th.flags.contains(.syn) { sendChallengeAck(c, synChallenge: true) } else { sendDupAck(c) }
+            if th.flags.contains(.syn) { sendChallengeAck(c, synChallenge: true) } else { sendDupAck(c, seg, counter: .TCPACKSkippedPAWS) }
             return
         }
         // 2. Sequence acceptability (`tcp_sequence`).
         let window = c.receiveWindowRemaining
-        let exactSynAck = c.state == .synRecv && th.flags.contains(.syn) && th.flags.contains(.ack)
-            && seq + 1 == c.rcvNxt && th.acknowledgmentNumber == c.sndNxt
+        // 23e89e8ee7be: in a simultaneous open the peer's bare SYN-ACK (no data, no FIN: seq + 1 ==
+        // end_seq) completes the handshake instead of drawing a challenge ACK.
+        let exactSynAck = c.state == .synRecv && c.parent == nil && th.flags.contains(.syn) && th.flags.contains(.ack)
+            && end == seq + 1 && seq + 1 == c.rcvNxt && th.acknowledgmentNumber == c.sndNxt
         if !exactSynAck, end < c.rcvWup || seq > c.rcvNxt + window {
             emit(.dropped(.outOfWindow, segment: record, socket: c.id))
             if th.flags.contains(.rst) { return }  // RFC 5961 §3.2: out-of-window RSTs are dropped silently.
-            if th.flags.contains(.syn) { sendChallengeAck(c, synChallenge: true) } else { sendDupAck(c) }
+            if th.flags.contains(.syn) { sendChallengeAck(c, synChallenge: true) } else { sendDupAck(c, seg) }
             return
         }
         // 3. RST: only one exactly at rcv_nxt resets; any other in the window draws a challenge ACK (RFC 5961 §3.2).
@@ -92,12 +99,16 @@ extension Host {
         c.maxWindow = max(c.maxWindow, c.sndWnd)
         c.sndWl1 = th.sequenceNumber
         c.sndWl2 = th.acknowledgmentNumber
-        if c.timestampsOK, c.parent != nil, c.advmss > 12 { c.advmss -= 12 }
+        // tcp_rcv_state_process, TCP_SYN_RECV: the timestamp bytes come off advmss now, for a child and
+        // for a simultaneous open alike (before tcp_init_transfer sizes the window clamp from it).
+        if c.timestampsOK, c.advmss > 12 { c.advmss -= 12 }
         c.mssCache = max(min(interfaces[c.interface].mtu - 40, c.mssClamp) - (c.timestampsOK ? 12 : 0), 48)
         c.ack.rcvMSS = max(min(c.advmss, c.mssCache, c.rcvWnd / 2, 536), 88)
         if let ts = c.timestampsOK ? th.options.timestamps : nil {
             c.tsRecent = ts.value
             c.tsRecentStamp = now
+            // tcp_synack_rtt_meas → tcp_ack_update_rtt: no timed SYN-ACK, but a TSecr times it.
+            if c.srtt == nil, ts.echoReply != 0 { timestampRTTSample(c, echo: ts.echoReply) }
         }
         cancelRetransmit(c)
         c.retransmits = 0
@@ -292,7 +303,7 @@ extension Host {
     /// `tcp_send_challenge_ack`, rate-limited per socket (`tcp_invalid_ratelimit`).
     func sendChallengeAck(_ c: Connection, synChallenge: Bool) {
         if synChallenge { count(.TCPSYNChallenge) }
-        var last = c.lastOutOfWindowAck ?? .zero
+        var last = c.lastOutOfWindowAck ?? .noOutOfWindowAck
         if outOfWindowRateLimited(&last, counter: .TCPACKSkippedChallenge) {
             emit(.dropped(.challengeAckRateLimited, segment: nil, socket: c.id))
             return
@@ -302,11 +313,12 @@ extension Host {
         sendAck(c)
     }
 
-    /// `tcp_send_dupack`, rate-limited like challenge ACKs.
-    private func sendDupAck(_ c: Connection) {
+    /// `tcp_send_dupack` behind `tcp_oow_rate_limited` (`counter`: TCPACKSkippedSeq, or
+    /// TCPACKSkippedPAWS for a PAWS failure).
+    private func sendDupAck(_ c: Connection, _ seg: TCPSegment, counter: MIB = .TCPACKSkippedSeq) {
         delayedAckPolicy.enterQuickAck(&c.ack, credits: LinuxDelayedAck.maxQuickAcks, facts: ackFacts(c))
-        var last = c.lastOutOfWindowAck ?? .zero
-        if outOfWindowRateLimited(&last, counter: .TCPACKSkippedSeq) { return }
+        var last = c.lastOutOfWindowAck ?? .noOutOfWindowAck
+        if outOfWindowRateLimited(&last, counter: counter, segment: seg) { return }
         c.lastOutOfWindowAck = last
         sendAck(c)
     }

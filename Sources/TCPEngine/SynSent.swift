@@ -56,7 +56,11 @@ extension Host {
     }
 
     /// Applies the peer's SYN options to the connection (what `tcp_rcv_synsent_state_process` honours).
-    private func applySynOptions(_ c: Connection, _ seg: TCPSegment) {
+    /// - Parameter crossedSyn: the segment is a SYN without ACK (simultaneous open). That branch of the
+    ///   kernel function neither clears `rcv_wscale` when the peer has no window scale nor takes the
+    ///   timestamp bytes off `advmss`: our SYN-ACK still offers our scale and MSS, and advmss shrinks on
+    ///   reaching ESTABLISHED (`tcp_rcv_state_process`, TCP_SYN_RECV).
+    private func applySynOptions(_ c: Connection, _ seg: TCPSegment, crossedSyn: Bool = false) {
         let opts = SynOptions(seg.tcp.options, sysctl: sysctl, userMSS: c.options.maxSegment)
         c.mssClamp = Int(opts.mss)
         c.sackOK = opts.sack
@@ -67,14 +71,16 @@ extension Host {
             // Window scaling only if both SYNs offered it (RFC 7323 §2.2).
             c.windowScaleOK = false
             c.sndWscale = 0
-            c.rcvWscale = 0
-            c.windowClamp = min(c.windowClamp, 65535)
+            if !crossedSyn {
+                c.rcvWscale = 0
+                c.windowClamp = min(c.windowClamp, 65535)
+            }
         }
         if let ts = opts.timestamps {
             c.timestampsOK = true
             c.tsRecent = ts.value
             c.tsRecentStamp = now
-            c.advmss -= 12
+            if !crossedSyn { c.advmss -= 12 }
         } else {
             c.timestampsOK = false
         }
@@ -96,10 +102,19 @@ extension Host {
         c.sndWnd = Int(th.window)
         c.maxWindow = c.sndWnd
         applySynOptions(c, seg)
-        // tcp_ack: the SYN is acknowledged; RTT from the SYN unless it was retransmitted (Karn).
+        // tcp_ack: the SYN is acknowledged; RTT from the SYN unless it was retransmitted (Karn), else
+        // from the TSecr (tcp_ack_update_rtt); with neither, tcp_init_transfer falls back to 3 s.
         c.sndUna = th.acknowledgmentNumber
-        if c.retransmits == 0 { rttEstimate(c, sample: now - (c.retransStamp ?? now)) }
+        if c.retransmits == 0 {
+            rttEstimate(c, sample: now - (c.retransStamp ?? now))
+        } else if c.timestampsOK, let echo = th.options.timestamps?.echoReply, echo != 0 {
+            timestampRTTSample(c, echo: echo)
+        }
         c.synRetransmissions = c.retransmits
+        // The SYN's retransmissions are over (tcp_ack clears icsk_retransmits, retrans_stamp goes).
+        c.retransmits = 0
+        c.backoff = 0
+        c.retransStamp = nil
         cancelRetransmit(c)
         finishConnect(c, .synAckReceived)
         if !seg.payload.isEmpty {
@@ -128,8 +143,11 @@ extension Host {
         emit(.connected(c.id))
     }
 
-    /// `tcp_init_transfer` / `tcp_init_buffer_space`.
+    /// `tcp_init_transfer` / `tcp_init_metrics` / `tcp_init_buffer_space`.
     func initTransfer(_ c: Connection) {
+        // tcp_init_metrics: "We've failed to get a valid RTT sample from 3WHS" (a retransmitted SYN or
+        // SYN-ACK without timestamps, a SYN cookie): RTO = TCP_TIMEOUT_FALLBACK (RFC 6298 §5.7).
+        if c.srtt == nil { c.rto = .seconds(3) }
         // RFC 6928 IW10, or 1 after more than one SYN/SYN-ACK retransmission.
         c.cwnd = c.synRetransmissions > 1 ? 1 : 10
         let maxWindow = ReceiveWindow.fromSpace(c.receiveBufferLimit)
@@ -157,7 +175,7 @@ extension Host {
         c.sndWnd = Int(th.window)
         c.sndWl1 = th.sequenceNumber
         c.maxWindow = c.sndWnd
-        applySynOptions(c, seg)
+        applySynOptions(c, seg, crossedSyn: true)
         transmit(c, flags: .synAck, seq: c.iss)
         // Our SYN stays in flight: the retransmission timer keeps running for it.
     }

@@ -97,6 +97,14 @@ extension Host {
         c.rto = min(max(c.srtt! + variance, sysctl.rtoMin), sysctl.rtoMax)
     }
 
+    /// `tcp_ack_update_rtt` from a TSecr (RFC 7323 §4.1): now − (TSecr − our offset) on the
+    /// millisecond TS clock, at least 1 ms; nonsense (a TSecr from the future) gives no sample.
+    func timestampRTTSample(_ c: Connection, echo: UInt32) {
+        let delta = tsClock &- (echo &- c.tsOffset)
+        guard delta < UInt32(Int32.max) / 1000 else { return }
+        rttEstimate(c, sample: .milliseconds(Int64(max(delta, 1))))
+    }
+
     /// `tcp_model_timeout`: how long `boundary` retransmissions take with backoff from `rtoBase`.
     func modelTimeout(boundary: Int, rtoBase: Interval) -> Interval {
         let rtoMax = sysctl.rtoMax

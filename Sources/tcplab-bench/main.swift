@@ -7,9 +7,11 @@ import Glibc
 
 let benchmarks: [(name: String, run: () -> Void)] = [
     ("wire", WireBenchmark.run),
+    ("netlink", NetlinkBenchmark.run),
     ("engine-handshake", EngineBenchmark.handshakeCost),
     ("engine-half-open", EngineBenchmark.halfOpenMemory),
     ("engine-synack-story", EngineBenchmark.synAckStory),
+    ("plugins", PluginBenchmark.run), // TEMP-PLUGIN-BENCH
 ]
 
 let requested = Set(CommandLine.arguments.dropFirst())
