@@ -74,7 +74,7 @@ let package = Package(
         .executableTarget(
             name: "tcplab",
             dependencies: [
-                "LabSim", "TCPEngine", "TCPWire",
+                "LabSim", "TCPEngine", "TCPWire", "LabCoordinator", "LabControl", "LabNetlink",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),

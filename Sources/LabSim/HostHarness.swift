@@ -420,20 +420,31 @@ public final class HostHarness {
     // MARK: Time
 
     /// Moves the clock forward by `interval`, running the host's timers at their exact deadlines.
-    public func advance(by interval: Interval) { advance(to: now + interval) }
+    public func advance(by interval: Interval, fileID: String = #fileID, filePath: String = #filePath,
+                        line: Int = #line, column: Int = #column)
+    {
+        advance(to: now + interval, fileID: fileID, filePath: filePath, line: line, column: column)
+    }
 
     /// Moves the clock to `elapsed` since the start (never back).
-    public func advance(to elapsed: Interval) { advance(to: Instant.zero + elapsed) }
+    public func advance(to elapsed: Interval, fileID: String = #fileID, filePath: String = #filePath,
+                        line: Int = #line, column: Int = #column)
+    {
+        advance(to: Instant.zero + elapsed, fileID: fileID, filePath: filePath, line: line, column: column)
+    }
 
     /// Moves the clock to `target` (never back), running the host's timers at their exact deadlines.
-    public func advance(to target: Instant) {
+    public func advance(to target: Instant, fileID: String = #fileID, filePath: String = #filePath,
+                        line: Int = #line, column: Int = #column)
+    {
         collect()
         var polls = 0
         while host.nextDeadline <= target, host.nextDeadline != .never {
             polls += 1
             if polls > maxPollsPerAdvance {
-                fail("more than \(maxPollsPerAdvance) timer runs before \(target): a timer re-arms itself at once",
-                     fileID: #fileID, filePath: #filePath, line: #line, column: #column)
+                fail("more than \(maxPollsPerAdvance) timer runs before \(target): a timer that re-arms itself "
+                     + "at once (look at the last timerArmed events), or raise maxPollsPerAdvance",
+                     fileID: fileID, filePath: filePath, line: line, column: column)
                 break
             }
             if now < host.nextDeadline { now = host.nextDeadline }

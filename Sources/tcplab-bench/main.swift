@@ -11,7 +11,7 @@ let benchmarks: [(name: String, run: () -> Void)] = [
     ("engine-handshake", EngineBenchmark.handshakeCost),
     ("engine-half-open", EngineBenchmark.halfOpenMemory),
     ("engine-synack-story", EngineBenchmark.synAckStory),
-    ("plugins", PluginBenchmark.run), // TEMP-PLUGIN-BENCH
+    ("plugins", PluginBenchmark.run),
 ]
 
 let requested = Set(CommandLine.arguments.dropFirst())
