@@ -78,6 +78,8 @@ let package = Package(
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
+        // Load generators in C for the lab benchmarks (the kernel baseline and the middlebox rate).
+        .executableTarget(name: "tcplab-kload"),
         // Release-build benchmarks: `swift run -c release tcplab-bench`.
         .executableTarget(name: "tcplab-bench", dependencies: ["LabNetlink", "TCPWire", "TCPEngine", "LabSim", "TCPPolicy", "TCPPluginHost"], swiftSettings: hotPath),
         .testTarget(name: "TCPWireTests", dependencies: ["TCPWire"], exclude: ["Fixtures"]),

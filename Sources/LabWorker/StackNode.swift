@@ -12,6 +12,8 @@ final class StackNode: NodeRuntime {
     private let captures: [PcapFile?]
     private var events: [LabEvent] = []
     private(set) var malformed = 0
+    /// The handshake-rate benchmark's load mode (StackNode+Load.swift).
+    var load = LoadState()
 
     init(config: WorkerConfig, now: Int64) throws {
         self.config = config
@@ -57,21 +59,31 @@ final class StackNode: NodeRuntime {
 
     func poll(at now: Int64) {
         host.poll(at: Instant(nanoseconds: now))
+        if load.remote != nil { refill(now) }
         transmit(now)
     }
 
-    /// Sends what the engine produced and turns its events into records.
+    /// Sends what the engine produced and turns its events into records (or, in load mode, acts on them).
     private func transmit(_ now: Int64) {
-        for out in host.outbox {
-            let bytes = out.frame.serialize()
-            captures[out.interface]?.write(bytes, monotonic: now)
-            sockets[out.interface].send(bytes)
+        // Acting on events can produce more output and events: bounded rounds.
+        for _ in 0..<8 {
+            for out in host.outbox {
+                let bytes = out.frame.serialize()
+                captures[out.interface]?.write(bytes, monotonic: now)
+                sockets[out.interface].send(bytes)
+            }
+            host.outbox.removeAll(keepingCapacity: true)
+            if host.events.isEmpty { break }
+            let batch = host.events
+            host.events.removeAll(keepingCapacity: true)
+            if load.quiet {
+                consumeLoadEvents(batch, now: now)
+            } else {
+                for e in batch {
+                    if let record = LabEvent.from(e, node: config.node) { events.append(record) }
+                }
+            }
         }
-        host.outbox.removeAll(keepingCapacity: true)
-        for e in host.events {
-            if let record = LabEvent.from(e, node: config.node) { events.append(record) }
-        }
-        host.events.removeAll(keepingCapacity: true)
     }
 
     func takeEvents() -> [LabEvent] {
@@ -120,6 +132,8 @@ final class StackNode: NodeRuntime {
                 reply.counters = Dictionary(uniqueKeysWithValues: host.counters.nonZero.map { ($0.0.name, $0.1) })
             case "state":
                 reply.state = host.state(of: try socket(command)).map { "\($0)" }
+            case "autoaccept", "loadgen", "loadstats":
+                reply = try startLoad(command, now: now)
             default:
                 throw WorkerError("unknown command \(command.op)")
             }

@@ -140,8 +140,16 @@ public final class PluginAcceptQueue: PluginPolicy, AcceptQueuePolicy {
     }
 
     public func selectChild(_ queue: some Collection<QueuedChild>) -> Int {
+        // Indices, not an iterator: unspecialized (the engine's collection type is not known here), an
+        // iterator costs a generic metadata lookup per call.
         children.removeAll(keepingCapacity: true)
-        for c in queue { children.append(tcplab_child(tuple: tcplab_tuple(c.tuple), established_ns: c.establishedAt.nanoseconds)) }
+        var i = queue.startIndex
+        let end = queue.endIndex
+        while i != end {
+            let c = queue[i]
+            children.append(tcplab_child(tuple: tcplab_tuple(c.tuple), established_ns: c.establishedAt.nanoseconds))
+            queue.formIndex(after: &i)
+        }
         let count = children.count
         let index = children.withUnsafeBufferPointer { ops.select_child!(instance, $0.baseAddress, Int64(count)) }
         if index >= 0 && index < Int64(count) { return Int(index) }

@@ -179,4 +179,33 @@ struct SequenceWrapTests {
         let child = try #require(try h.accept(listener))
         #expect(h.host.info(of: child)?.rcvNxt == SequenceNumber(0))
     }
+
+    @Test("simultaneous open with both ISNs at 2^32 − 1")
+    func simultaneousOpenAtWrap() throws {
+        let lab = TwoHosts(clientISN: FixedISN(Self.last), serverISN: FixedISN(Self.last))
+        let a = try lab.client.connect(to: SocketAddress(IPv4Address(198, 18, 0, 2), 2000), localPort: 1000, at: lab.sim.now)
+        let b = try lab.server.connect(to: SocketAddress(IPv4Address(198, 18, 0, 1), 1000), localPort: 2000, at: lab.sim.now)
+        lab.sim.run(for: .milliseconds(10))
+        #expect(lab.client.state(of: a) == .established && lab.server.state(of: b) == .established)
+        #expect(lab.segments(from: "client").map(\.segment.tcp.acknowledgmentNumber) == [SequenceNumber(0), SequenceNumber(0)])
+        try lab.client.send(a, Array(text: "wrap"), at: lab.sim.now)
+        lab.sim.run(for: .milliseconds(10))
+        #expect(try lab.server.receive(b, at: lab.sim.now) == Array(text: "wrap"))
+    }
+
+    @Test("TCP_DEFER_ACCEPT with the peer's ISN at 2^32 − 1: the bare ACK (seq 0) is recognised and held back")
+    func deferAcceptAtWrap() throws {
+        let h = HostHarness.make(isn: FixedISN(Self.last), peerISN: Self.last)
+        var options = SocketOptions()
+        options.deferAcceptSeconds = 1
+        let listener = try h.listen(backlog: 128, options: options)
+        h.peer.sends(.syn(seq: 0))
+        h.expectSent(flags: .synAck, seq: .absolute(Self.last), ack: .absolute(0))
+        h.peer.sends(.ack(seq: .absolute(0), ack: .absolute(0)))
+        h.expectNothing()
+        #expect(h[.TCPDeferAcceptDrop] == 1)
+        h.peer.sends(.data("x", seq: .absolute(0), ack: .absolute(0)))
+        h.expectSent(flags: .ack, seq: .absolute(0), ack: .absolute(1))
+        #expect(try h.accept(listener) != nil)
+    }
 }
