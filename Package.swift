@@ -81,7 +81,7 @@ let package = Package(
         // Load generators in C for the lab benchmarks (the kernel baseline and the middlebox rate).
         .executableTarget(name: "tcplab-kload"),
         // Release-build benchmarks: `swift run -c release tcplab-bench`.
-        .executableTarget(name: "tcplab-bench", dependencies: ["LabNetlink", "TCPWire", "TCPEngine", "LabSim", "TCPPolicy", "TCPPluginHost"], swiftSettings: hotPath),
+        .executableTarget(name: "tcplab-bench", dependencies: ["LabCoordinator", "LabControl", "LabNetlink", "TCPWire", "TCPEngine", "LabSim", "TCPPolicy", "TCPPluginHost"], swiftSettings: hotPath),
         .testTarget(name: "TCPWireTests", dependencies: ["TCPWire"], exclude: ["Fixtures"]),
         .testTarget(name: "LabRuntimeTests", dependencies: ["LabCoordinator", "LabControl", "LabNetlink", "TCPPolicy"]),
         .testTarget(name: "TCPEngineTests", dependencies: ["TCPEngine", "LabSim", "TCPWire"]),

@@ -93,6 +93,65 @@ ssize_t clab_packet_send(int fd, int ifindex, const void *buf, size_t len) {
     }
 }
 
+int clab_packet_recv_batch(int fd, unsigned char *buf, size_t stride, uint32_t *lens, int max) {
+    struct mmsghdr msgs[64];
+    struct iovec iov[64];
+    struct sockaddr_ll from[64];
+    if (max > 64) max = 64;
+    for (int i = 0; i < max; i++) {
+        iov[i].iov_base = buf + (size_t)i * stride;
+        iov[i].iov_len = stride;
+        memset(&msgs[i], 0, sizeof msgs[i]);
+        msgs[i].msg_hdr.msg_iov = &iov[i];
+        msgs[i].msg_hdr.msg_iovlen = 1;
+        msgs[i].msg_hdr.msg_name = &from[i];
+        msgs[i].msg_hdr.msg_namelen = sizeof from[i];
+    }
+    int n;
+    do { n = recvmmsg(fd, msgs, (unsigned)max, MSG_DONTWAIT, NULL); } while (n < 0 && errno == EINTR);
+    if (n < 0) return (errno == EAGAIN || errno == EWOULDBLOCK) ? 0 : -errno;
+    int kept = 0;
+    for (int i = 0; i < n; i++) {
+        if (from[i].sll_pkttype == PACKET_OUTGOING) continue;
+        uint32_t len = msgs[i].msg_len > stride ? (uint32_t)stride : msgs[i].msg_len;
+        if (kept != i) memmove(buf + (size_t)kept * stride, buf + (size_t)i * stride, len);
+        lens[kept++] = len;
+    }
+    return kept;
+}
+
+int clab_packet_send_batch(int fd, int ifindex, const unsigned char *buf, const uint32_t *offsets,
+                           const uint32_t *lens, int count) {
+    struct mmsghdr msgs[64];
+    struct iovec iov[64];
+    struct sockaddr_ll to;
+    memset(&to, 0, sizeof to);
+    to.sll_family = AF_PACKET;
+    to.sll_ifindex = ifindex;
+    to.sll_halen = 6;
+    int total = 0;
+    while (total < count) {
+        int batch = count - total > 64 ? 64 : count - total;
+        for (int i = 0; i < batch; i++) {
+            iov[i].iov_base = (void *)(buf + offsets[total + i]);
+            iov[i].iov_len = lens[total + i];
+            memset(&msgs[i], 0, sizeof msgs[i]);
+            msgs[i].msg_hdr.msg_iov = &iov[i];
+            msgs[i].msg_hdr.msg_iovlen = 1;
+            msgs[i].msg_hdr.msg_name = &to;
+            msgs[i].msg_hdr.msg_namelen = sizeof to;
+        }
+        int n = sendmmsg(fd, msgs, (unsigned)batch, 0);
+        if (n < 0) {
+            if (errno == EINTR) continue;
+            return total > 0 ? total : -errno;
+        }
+        total += n;
+        if (n < batch) break;
+    }
+    return total;
+}
+
 int clab_epoll_create(void) {
     int fd = epoll_create1(EPOLL_CLOEXEC);
     return fd < 0 ? -errno : fd;

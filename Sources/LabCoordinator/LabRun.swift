@@ -19,6 +19,8 @@ public final class LabRun {
     public var workerPath: String
     /// How long workers get to say they are ready.
     public var readyTimeout: TimeInterval = 10
+    /// Whether workers write a pcap per interface (off for benchmarks).
+    public var capturePackets = true
 
     private var workers: [String: WorkerProcess] = [:]
     private var network: LabNetwork?
@@ -75,7 +77,7 @@ public final class LabRun {
             let config = WorkerConfig(
                 run: runID, node: node.name, role: node.role, namespace: namespace(of: node.name),
                 interfaces: node.interfaces, gateway: node.gateway, sysctl: node.sysctl,
-                seed: plan.seed &* 1000 &+ UInt64(i), pcapDirectory: outputDirectory, impair: node.impair)
+                seed: plan.seed &* 1000 &+ UInt64(i), pcapDirectory: capturePackets ? outputDirectory : nil, impair: node.impair)
             let w = WorkerProcess(executable: workerPath, namespace: namespace(of: node.name), node: node.name,
                                   stderrPath: "\(outputDirectory)/\(node.name).stderr")
             workers[node.name] = w

@@ -29,6 +29,26 @@ public struct Impairer: Sendable {
         return Double(rng.next() >> 11) / Double(1 << 53) < p
     }
 
+    /// True when the impairment can only drop frames (loss and drop rules): no delay, jitter,
+    /// duplication, reordering, corruption or rate. The middlebox then forwards without copying.
+    public var dropsOnly: Bool {
+        let i = impairment
+        return i.delay == .zero && i.jitter == .zero && i.duplicate == 0 && i.reorder == 0 && i.corrupt == 0
+            && i.rateBitsPerSecond == 0 && i.rules.allSatisfy { $0.action == .drop }
+    }
+
+    /// For a `dropsOnly` impairment: the reason to drop this frame, or nil to forward it at once.
+    /// Consumes the same rule counts and random draws as `process`, so both give the same decisions.
+    public mutating func dropReason(frame: Frame?) -> String? {
+        if let frame, !impairment.rules.isEmpty {
+            for (i, rule) in impairment.rules.enumerated() where rule.match.matches(frame) {
+                ruleCounts[i] += 1
+                if rule.nth?.contains(ruleCounts[i]) ?? true { return rule.description }
+            }
+        }
+        return chance(impairment.loss) ? "loss \(impairment.loss)" : nil
+    }
+
     /// Decides the fate of `bytes` arriving at `now`. `frame` is the parsed frame when the caller has it
     /// (rules need it); frames that do not parse only meet the random impairments.
     public mutating func process(_ bytes: [UInt8], frame: Frame?, at now: Instant) -> [ImpairDecision] {

@@ -14,6 +14,7 @@ final class MiddleboxNode: NodeRuntime {
     private var impairers: [Impairer]
     /// Frames waiting for their delivery time: (time, order, out interface, bytes).
     private var queue: [(at: Int64, order: UInt64, out: Int, bytes: [UInt8])] = []
+    private var queueHead = 0
     private var order: UInt64 = 0
     private var events: [LabEvent] = []
     /// Frames forwarded and dropped, per direction.
@@ -33,49 +34,76 @@ final class MiddleboxNode: NodeRuntime {
     }
 
     var watched: [(fd: Int32, tag: UInt64)] { sockets.enumerated().map { ($1.fd, UInt64($0)) } }
-    var nextDeadline: Int64 { queue.first?.at ?? .max }
+    var nextDeadline: Int64 { queueHead < queue.count ? queue[queueHead].at : .max }
 
     func ready(tag: UInt64, at now: Int64) {
         let i = Int(tag)
         guard sockets.indices.contains(i) else { return }
-        for _ in 0..<256 {
-            guard let bytes = sockets[i].receive() else { break }
-            captures[i]?.write(bytes, monotonic: now)
-            let frame = try? Frame.parse(bytes, verifyChecksums: false)
-            for decision in impairers[i].process(bytes, frame: frame, at: Instant(nanoseconds: now)) {
-                switch decision {
-                case let .drop(reason):
-                    dropped[i] += 1
-                    record(frame, from: i, at: now, droppedBy: reason)
-                case let .deliver(at, out, note):
-                    if at.nanoseconds <= now && queue.isEmpty {
-                        send(out, on: 1 - i, at: now)
+        let t = Instant(nanoseconds: now)
+        // Rules need the parsed frame; plain impairments do not, so the fast path skips parsing.
+        let needsParse = !impairers[i].impairment.rules.isEmpty
+        for _ in 0..<4 {
+            let n = sockets[i].receiveBatch { raw in
+                captures[i]?.write(Array(raw), monotonic: now)
+                let frame = needsParse ? try? Frame.parse(raw, verifyChecksums: false) : nil
+                if impairers[i].dropsOnly {
+                    // The fast path: forward straight from the receive buffer, or drop.
+                    if let reason = impairers[i].dropReason(frame: frame) {
+                        dropped[i] += 1
+                        record(frame ?? (try? Frame.parse(raw, verifyChecksums: false)), from: i, at: now, droppedBy: reason)
                     } else {
-                        order &+= 1
-                        insertSorted((at.nanoseconds, order, 1 - i, out))
+                        forward(raw, on: 1 - i, at: now)
                     }
-                    if let note { record(frame, from: i, at: now, droppedBy: nil, note: note) }
+                    return
+                }
+                let bytes = Array(raw)
+                for decision in impairers[i].process(bytes, frame: frame, at: t) {
+                    switch decision {
+                    case let .drop(reason):
+                        dropped[i] += 1
+                        record(frame ?? (try? Frame.parse(raw, verifyChecksums: false)), from: i, at: now, droppedBy: reason)
+                    case let .deliver(at, out, note):
+                        if at.nanoseconds <= now && queueHead == queue.count {
+                            forward(out, on: 1 - i, at: now)
+                        } else {
+                            order &+= 1
+                            insertSorted((at.nanoseconds, order, 1 - i, out))
+                        }
+                        if let note { record(frame, from: i, at: now, droppedBy: nil, note: note) }
+                    }
                 }
             }
+            if n < 64 { break }
         }
+        for s in sockets { s.flushQueue() }
     }
 
     func poll(at now: Int64) {
-        while let first = queue.first, first.at <= now {
-            queue.removeFirst()
-            send(first.bytes, on: first.out, at: now)
+        while queueHead < queue.count, queue[queueHead].at <= now {
+            let first = queue[queueHead]
+            queueHead += 1
+            forward(first.bytes, on: first.out, at: now)
         }
+        if queueHead == queue.count {
+            queue.removeAll(keepingCapacity: true)
+            queueHead = 0
+        } else if queueHead > 4096 {
+            queue.removeFirst(queueHead)
+            queueHead = 0
+        }
+        for s in sockets { s.flushQueue() }
     }
 
-    private func send(_ bytes: [UInt8], on i: Int, at now: Int64) {
-        captures[i]?.write(bytes, monotonic: now)
-        sockets[i].send(bytes)
+    /// Queues a frame out of interface `i` (sent with the batch at the end of the wake-up).
+    private func forward(_ bytes: some Collection<UInt8>, on i: Int, at now: Int64) {
+        captures[i]?.write(Array(bytes), monotonic: now)
+        sockets[i].enqueue(bytes)
         forwarded[1 - i] += 1
     }
 
     private func insertSorted(_ item: (at: Int64, order: UInt64, out: Int, bytes: [UInt8])) {
         var i = queue.count
-        while i > 0 && (queue[i - 1].at > item.at || (queue[i - 1].at == item.at && queue[i - 1].order > item.order)) { i -= 1 }
+        while i > queueHead && (queue[i - 1].at > item.at || (queue[i - 1].at == item.at && queue[i - 1].order > item.order)) { i -= 1 }
         queue.insert(item, at: i)
     }
 

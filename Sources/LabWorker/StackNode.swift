@@ -48,11 +48,14 @@ final class StackNode: NodeRuntime {
     func ready(tag: UInt64, at now: Int64) {
         let i = Int(tag)
         guard sockets.indices.contains(i) else { return }
-        // Bounded: at most 256 frames per wake-up, so timers and commands are never starved.
-        for _ in 0..<256 {
-            guard let frame = sockets[i].receive() else { break }
-            captures[i]?.write(frame, monotonic: now)
-            host.receive(bytes: frame, on: i, at: Instant(nanoseconds: now))
+        // Bounded: at most 4 batches of 64 frames per wake-up, so timers and commands are never starved.
+        let t = Instant(nanoseconds: now)
+        for _ in 0..<4 {
+            let n = sockets[i].receiveBatch { raw in
+                if let capture = captures[i] { capture.write(Array(raw), monotonic: now) }
+                host.receive(raw: raw, on: i, at: t)
+            }
+            if n < 64 { break }
         }
         transmit(now)
     }
@@ -70,9 +73,10 @@ final class StackNode: NodeRuntime {
             for out in host.outbox {
                 let bytes = out.frame.serialize()
                 captures[out.interface]?.write(bytes, monotonic: now)
-                sockets[out.interface].send(bytes)
+                sockets[out.interface].enqueue(bytes)
             }
             host.outbox.removeAll(keepingCapacity: true)
+            for s in sockets { s.flushQueue() }
             if host.events.isEmpty { break }
             let batch = host.events
             host.events.removeAll(keepingCapacity: true)

@@ -5,9 +5,14 @@ extension Host {
     /// Feeds a frame received on `interface` at `time` (raw bytes, as read from a packet socket).
     /// Malformed frames and bad checksums are counted and dropped, never fatal.
     public func receive(bytes: [UInt8], on interface: Int, at time: Instant) {
+        bytes.withUnsafeBytes { receive(raw: $0, on: interface, at: time) }
+    }
+
+    /// Feeds a frame straight from a receive buffer (no copy before parsing).
+    public func receive(raw: UnsafeRawBufferPointer, on interface: Int, at time: Instant) {
         advance(time)
         do {
-            let frame = try Frame.parse(bytes)
+            let frame = try Frame.parse(raw)
             input(frame, on: interface)
         } catch {
             if case .badChecksum(let layer, _, _) = error, layer == .tcp { count(.InCsumErrors) }

@@ -8,6 +8,8 @@ import Glibc
 let benchmarks: [(name: String, run: () -> Void)] = [
     ("wire", WireBenchmark.run),
     ("netlink", NetlinkBenchmark.run),
+    ("lab-handshake-rate", LabBenchmark.handshakeRate),
+    ("lab-middlebox", LabBenchmark.middlebox),
     ("engine-handshake", EngineBenchmark.handshakeCost),
     ("engine-half-open", EngineBenchmark.halfOpenMemory),
     ("engine-synack-story", EngineBenchmark.synAckStory),

@@ -29,6 +29,15 @@ ssize_t clab_packet_recv(int fd, void *buf, size_t len);
 /// Sends one whole Ethernet frame out of `ifindex`. Returns bytes sent or -errno.
 ssize_t clab_packet_send(int fd, int ifindex, const void *buf, size_t len);
 
+/// Receives up to `max` frames in one call (recvmmsg) into `buf`, frame i at `buf + i * stride`, its
+/// length in `lens[i]`; frames this host sent are skipped. Returns the number received (0 if none) or -errno.
+int clab_packet_recv_batch(int fd, unsigned char *buf, size_t stride, uint32_t *lens, int max);
+
+/// Sends `count` frames in one call (sendmmsg): frame i at `buf + offsets[i]`, `lens[i]` bytes.
+/// Returns the number sent or -errno.
+int clab_packet_send_batch(int fd, int ifindex, const unsigned char *buf, const uint32_t *offsets,
+                           const uint32_t *lens, int count);
+
 /// epoll: create (close-on-exec), add a read-interest fd carrying `tag`, wait. Returns as the syscalls do, -errno on error.
 int clab_epoll_create(void);
 int clab_epoll_add(int epfd, int fd, uint64_t tag);

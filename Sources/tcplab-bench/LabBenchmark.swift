@@ -1,0 +1,151 @@
+import Foundation
+import LabControl
+import LabCoordinator
+import LabNetlink
+import TCPPolicy
+import TCPWire
+
+/// Figures of issue "Lab runtime": handshakes per second, our client ↔ our server over one veth, against
+/// the Linux kernel ↔ kernel on the same topology in the same run; and the middlebox's forwarding rate
+/// and added latency. Needs root.
+enum LabBenchmark {
+    static let seconds = 3
+
+    static func tool(_ name: String) -> String {
+        URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath().deletingLastPathComponent()
+            .appendingPathComponent(name).path
+    }
+
+    /// Runs `tcplab-kload` with arguments; returns its stdout.
+    @discardableResult
+    static func kload(_ args: [String], background: Bool = false) throws -> (Process, Pipe) {
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: tool("tcplab-kload"))
+        p.arguments = args
+        let out = Pipe()
+        p.standardOutput = out
+        try p.run()
+        if !background { p.waitUntilExit() }
+        return (p, out)
+    }
+
+    static func output(_ pipe: Pipe) -> String { String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self) }
+
+    /// "key value key value" → value of `key`.
+    static func field(_ text: String, _ key: String) -> Double? {
+        let words = text.split(whereSeparator: { $0 == " " || $0 == "\n" })
+        guard let i = words.firstIndex(where: { $0 == key }), i + 1 < words.count else { return nil }
+        return Double(words[i + 1])
+    }
+
+    static func handshakeRate() {
+        guard (try? Privileges.check()) != nil else { print("lab: needs root"); return }
+        do {
+            let kernel = try kernelRate()
+            let ours = try ourRate()
+            print("lab: handshakes/s over one veth, \(seconds) s, 64 in flight (connect, accept, server close, client close): kernel↔kernel \(fmt(kernel)), ours↔ours \(fmt(ours)), ratio \(fmt(ours / kernel * 100) )%")
+        } catch {
+            print("lab: handshake-rate benchmark failed: \(error)")
+        }
+    }
+
+    static func kernelRate() throws -> Double {
+        let run = LabNames.randomRunID()
+        let plan = LabNetwork.Plan(nodes: ["a", "b"], links: [LabNetwork.Link("a", "eth0", "b", "eth0")],
+                                   addresses: [LabNetwork.Address("a", "eth0", IPv4Interface("198.18.0.1/24")!),
+                                               LabNetwork.Address("b", "eth0", IPv4Interface("198.18.0.2/24")!)])
+        let net = try LabNetwork.build(run: run, plan: plan)
+        defer { try? net.teardown() }
+        let (server, serverOut) = try kload(["server", LabNames.namespace(run: run, node: "b"), "198.18.0.2", "80", "\(seconds + 4)"], background: true)
+        defer { server.terminate(); server.waitUntilExit() }
+        _ = serverOut.fileHandleForReading.availableData  // "ready"
+        let (_, out) = try kload(["client", LabNames.namespace(run: run, node: "a"), "198.18.0.2", "80", "64", "\(seconds)"])
+        let text = output(out)
+        guard let rate = field(text, "rate") else { throw LabError.build("kload client said: \(text)") }
+        return rate
+    }
+
+    static func ourRate() throws -> Double {
+        let plan = LabPlan(
+            name: "rate",
+            nodes: [
+                .init(name: "client", role: .client, interfaces: [InterfaceSpec(name: "eth0", mac: "02:00:00:00:00:01", address: "198.18.0.1/24")]),
+                .init(name: "server", role: .server, interfaces: [InterfaceSpec(name: "eth0", mac: "02:00:00:00:00:02", address: "198.18.0.2/24")]),
+            ],
+            links: [LabPlan.Link(("client", "eth0"), ("server", "eth0"))],
+            steps: [
+                .init(at: .zero, node: "server", "listen", saveAs: "l") { $0.port = 80; $0.backlog = 4096 },
+                .init(at: .milliseconds(1), node: "server", "autoaccept", socket: "l"),
+                .init(at: .milliseconds(100), node: "client", "loadgen") { $0.to = "198.18.0.2:80"; $0.value = 64; $0.seconds = seconds },
+                .init(at: .milliseconds(Int64(seconds) * 1000 + 600), node: "client", "loadstats"),
+            ])
+        let dir = NSTemporaryDirectory() + "tcplab-bench-\(getpid())"
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let run = LabRun(plan: plan, outputDirectory: dir, workerPath: tool("tcplab-worker"))
+        run.capturePackets = false
+        let result = try run.run()
+        guard let stats = result.stepReplies.last?.reply.counters, let done = stats["completed"], let us = stats["elapsed_us"], us > 0 else {
+            throw LabError.build("no load statistics from the client")
+        }
+        if (stats["failed"] ?? 0) > 0 { print("lab: \(stats["failed"]!) of our connects failed") }
+        return Double(done) / (Double(us) / 1e6)
+    }
+}
+
+extension LabBenchmark {
+    /// The middlebox: frames/s forwarded with impairments configured (a 0.01 % loss, so every frame meets
+    /// the impairer), and the latency it adds at p99 with none configured, against a direct veth.
+    static func middlebox() {
+        guard (try? Privileges.check()) != nil else { print("lab: needs root"); return }
+        do {
+            let frames = 1_000_000
+            let direct = try blast(viaMiddlebox: nil, frames: frames, rate: 0)
+            let impaired = try blast(viaMiddlebox: ImpairmentSpec(loss: 0.0001), frames: frames, rate: 0)
+            print("lab: frames/s delivered, \(frames) 64-byte frames: direct veth \(fmt(direct.rate)), through the middlebox with impairments \(fmt(impaired.rate))")
+            let directLatency = try blast(viaMiddlebox: nil, frames: 100_000, rate: 50_000)
+            let boxLatency = try blast(viaMiddlebox: ImpairmentSpec(), frames: 100_000, rate: 50_000)
+            print("lab: latency at 50,000 frames/s: direct p50 \(fmt(directLatency.p50)) µs p99 \(fmt(directLatency.p99)) µs; through the middlebox p50 \(fmt(boxLatency.p50)) µs p99 \(fmt(boxLatency.p99)) µs; added at p99 \(fmt(boxLatency.p99 - directLatency.p99)) µs")
+        } catch {
+            print("lab: middlebox benchmark failed: \(error)")
+        }
+    }
+
+    static func blast(viaMiddlebox impair: ImpairmentSpec?, frames: Int, rate: Int) throws -> (rate: Double, p50: Double, p99: Double) {
+        let run = LabNames.randomRunID()
+        let links = impair == nil
+            ? [LabNetwork.Link("a", "eth0", "b", "eth0")]
+            : [LabNetwork.Link("a", "eth0", "m", "eth0"), LabNetwork.Link("m", "eth1", "b", "eth0")]
+        let plan = LabNetwork.Plan(nodes: impair == nil ? ["a", "b"] : ["a", "m", "b"], links: links)
+        let net = try LabNetwork.build(run: run, plan: plan)
+        defer { try? net.teardown() }
+        var worker: Process?
+        if let impair {
+            let p = Process()
+            p.executableURL = URL(fileURLWithPath: tool("tcplab-worker"))
+            p.arguments = ["--netns", LabNames.namespace(run: run, node: "m")]
+            let input = Pipe(), output = Pipe()
+            p.standardInput = input
+            p.standardOutput = output
+            try p.run()
+            let config = WorkerConfig(run: run, node: "m", role: .middlebox, namespace: LabNames.namespace(run: run, node: "m"),
+                                      interfaces: [InterfaceSpec(name: "eth0", mac: "02:00:00:00:01:00", address: nil),
+                                                   InterfaceSpec(name: "eth1", mac: "02:00:00:00:01:01", address: nil)],
+                                      impair: [impair, ImpairmentSpec()])
+            var line = try JSONEncoder().encode(config)
+            line.append(UInt8(ascii: "\n"))
+            try input.fileHandleForWriting.write(contentsOf: line)
+            _ = output.fileHandleForReading.availableData  // "ready"
+            worker = p
+        }
+        defer {
+            if let w = worker { w.terminate(); w.waitUntilExit() }
+        }
+        let seconds = max(3, frames / 100_000 + 2)
+        let (sink, sinkOut) = try kload(["sink", LabNames.namespace(run: run, node: "b"), "eth0", "\(seconds)"], background: true)
+        _ = sinkOut.fileHandleForReading.availableData  // "ready"
+        try kload(["blast", LabNames.namespace(run: run, node: "a"), "eth0", "\(frames)", "\(rate)"])
+        sink.waitUntilExit()
+        let text = output(sinkOut)
+        return (field(text, "rate") ?? 0, field(text, "p50_us") ?? 0, field(text, "p99_us") ?? 0)
+    }
+}
