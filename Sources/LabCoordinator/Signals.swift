@@ -8,7 +8,9 @@ import Glibc
 enum Interrupts {
     nonisolated(unsafe) static var received: Int32 = 0
 
+    /// Installs the handlers for a new run (forgetting a signal that ended an earlier run in this process).
     static func install() {
+        received = 0
         signal(SIGPIPE, SIG_IGN)
         signal(SIGINT) { Interrupts.received = $0 }
         signal(SIGTERM) { Interrupts.received = $0 }

@@ -156,10 +156,16 @@ static int blast(const char *ifname, long count, long rate) {
     int64_t start = now_ns();
     long sent = 0;
     while (sent < count) {
-        int batch = count - sent < 64 ? (int)(count - sent) : 64;
+        // Paced runs send one frame at a time (a latency probe); unpaced ones batch 64 per sendmmsg.
+        int batch = rate > 0 ? 1 : (count - sent < 64 ? (int)(count - sent) : 64);
         if (rate > 0) {
+            // Paced: sleep rather than spin, so the middlebox and the sink keep their CPU.
             int64_t due = start + (int64_t)((double)sent * 1e9 / rate);
-            while (now_ns() < due) {}
+            int64_t wait = due - now_ns();
+            if (wait > 0) {
+                struct timespec ts = {.tv_sec = wait / 1000000000, .tv_nsec = wait % 1000000000};
+                nanosleep(&ts, NULL);
+            }
         }
         for (int i = 0; i < batch; i++) {
             unsigned char *f = frames[i];

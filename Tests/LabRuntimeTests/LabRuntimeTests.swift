@@ -91,6 +91,27 @@ struct LabRuntimeTests {
         #expect(leftovers(run: run.runID).isEmpty)
     }
 
+    /// SIGTERM (or Ctrl-C) during a run: the run stops at once with `interrupted` and tears down.
+    @Test func sigtermTearsTheLabDown() throws {
+        let plan = Plans.throughMiddlebox(steps: Plans.handshakeSteps() + [LabPlan.Step(at: .seconds(5), node: "client", "counters")])
+        let run = LabRun(plan: plan, outputDirectory: Plans.outputDirectory("sigterm"))
+        var pids: [Int32] = []
+        let started = Date()
+        #expect {
+            _ = try run.run { r in
+                pids = Array(r.workerPIDs.values)
+                raise(SIGTERM)
+            }
+        } throws: { error in
+            guard case LabError.interrupted(SIGTERM) = error else { return false }
+            return true
+        }
+        #expect(Date().timeIntervalSince(started) < 4, "the run should stop at the signal, not at its end")
+        try? FileManager.default.removeItem(atPath: run.outputDirectory)
+        #expect(leftovers(run: run.runID).isEmpty)
+        for pid in pids { #expect(kill(pid, 0) != 0, "worker \(pid) still running") }
+    }
+
     @Test func aKilledWorkerLeavesNothingBehind() throws {
         let plan = Plans.throughMiddlebox(steps: Plans.handshakeSteps() + [LabPlan.Step(at: .seconds(3), node: "client", "counters")])
         let run = LabRun(plan: plan, outputDirectory: Plans.outputDirectory("killed"))
