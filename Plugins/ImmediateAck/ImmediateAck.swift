@@ -7,15 +7,26 @@ import TCPLabPluginKit
 final class ImmediateAck: DelayedAckPlugin {
     static let name = "immediate"
     static let summary = "never delay an ACK (TCP_QUICKACK forever): no 40 ms waits, one ACK per segment"
-    let linux: Linux
+    static let parameters: [Parameter] = [
+        .bool("third-ack", default: true,
+              help: "also send the handshake's last ACK at once (false: Linux may hold it for a pending write)"),
+    ]
 
-    init(parameters: Parameters) throws { linux = parameters.linux }
+    let linux: Linux
+    private let thirdAckNow: Bool
+
+    init(parameters: Parameters) throws {
+        linux = parameters.linux
+        thirdAckNow = try parameters.bool("third-ack")
+    }
 
     func ackCheck(_ ack: inout AckState, facts: AckFacts) -> AckDecision {
         ack.pending.contains(.scheduled) ? .now : .none
     }
 
-    func delayThirdAck(_ ack: inout AckState, _ third: ThirdAckFacts, facts: AckFacts) -> AckDecision { .now }
+    func delayThirdAck(_ ack: inout AckState, _ third: ThirdAckFacts, facts: AckFacts) -> AckDecision {
+        thirdAckNow ? .now : linux.delayThirdAck(&ack, third, facts: facts)
+    }
 }
 
 @_cdecl("tcplab_plugin_v1") public func tcplabPluginV1() -> UnsafeRawPointer { exportPlugin(ImmediateAck.self) }

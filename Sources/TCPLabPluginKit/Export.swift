@@ -10,18 +10,18 @@ import Synchronization
 ///
 ///     @_cdecl("tcplab_plugin_v1") public func tcplabPluginV1() -> UnsafeRawPointer { exportPlugin(CounterISN.self) }
 public func exportPlugin<P: ISNPlugin>(_ type: P.Type) -> UnsafeRawPointer {
-    descriptor(for: type, kind: TCPLAB_KIND_ISN, flags: 0, make: { ISNBox(try P(parameters: $0)) })
+    descriptor(for: type, kind: TCPLAB_KIND_ISN, flags: 0, make: { ISNBox(try P(parameters: $0), linux: $0.linux) })
 }
 
 /// Returns the `tcplab_plugin` descriptor for an accept-queue plugin type.
 public func exportPlugin<P: AcceptQueuePlugin>(_ type: P.Type) -> UnsafeRawPointer {
     descriptor(for: type, kind: TCPLAB_KIND_ACCEPT_QUEUE, flags: P.wantsPerSourceCounts ? TCPLAB_FLAG_PER_SOURCE_COUNTS : 0,
-               make: { AcceptQueueBox(try P(parameters: $0)) })
+               make: { AcceptQueueBox(try P(parameters: $0), linux: $0.linux) })
 }
 
 /// Returns the `tcplab_plugin` descriptor for a delayed-ACK plugin type.
 public func exportPlugin<P: DelayedAckPlugin>(_ type: P.Type) -> UnsafeRawPointer {
-    descriptor(for: type, kind: TCPLAB_KIND_DELAYED_ACK, flags: 0, make: { DelayedAckBox(try P(parameters: $0)) })
+    descriptor(for: type, kind: TCPLAB_KIND_DELAYED_ACK, flags: 0, make: { DelayedAckBox(try P(parameters: $0), linux: $0.linux) })
 }
 
 /// What `plugin_data` points to: how to make an instance of the exported type.
@@ -30,19 +30,49 @@ final class PluginType {
     init(make: @escaping (Parameters) throws -> AnyObject) { self.make = make }
 }
 
-final class ISNBox {
+/// What the C `instance` pointer points to: the plugin, and Linux's functions for the methods whose kit
+/// default delegates to them.
+class InstanceBox {
+    let linux: Linux
+    let linuxInstance: UnsafeMutableRawPointer?
+    let linuxAcceptQueue: tcplab_accept_queue_ops
+    let linuxDelayedAck: tcplab_delayed_ack_ops
+
+    init(linux: Linux) {
+        self.linux = linux
+        linuxInstance = linux.host.pointee.linux_instance
+        linuxAcceptQueue = linux.host.pointee.linux_accept_queue!.pointee
+        linuxDelayedAck = linux.host.pointee.linux_delayed_ack!.pointee
+    }
+
+    deinit { linux.defaults.deallocate() }
+
+    /// Whether the plugin's method is the kit default, seen running at least once.
+    @inline(__always) func isDefault(_ method: KitDefault) -> Bool { linux.defaults.pointee & method.rawValue != 0 }
+}
+
+final class ISNBox: InstanceBox {
     let plugin: any ISNPlugin
-    init(_ plugin: any ISNPlugin) { self.plugin = plugin }
+    init(_ plugin: any ISNPlugin, linux: Linux) {
+        self.plugin = plugin
+        super.init(linux: linux)
+    }
 }
 
-final class AcceptQueueBox {
+final class AcceptQueueBox: InstanceBox {
     let plugin: any AcceptQueuePlugin
-    init(_ plugin: any AcceptQueuePlugin) { self.plugin = plugin }
+    init(_ plugin: any AcceptQueuePlugin, linux: Linux) {
+        self.plugin = plugin
+        super.init(linux: linux)
+    }
 }
 
-final class DelayedAckBox {
+final class DelayedAckBox: InstanceBox {
     let plugin: any DelayedAckPlugin
-    init(_ plugin: any DelayedAckPlugin) { self.plugin = plugin }
+    init(_ plugin: any DelayedAckPlugin, linux: Linux) {
+        self.plugin = plugin
+        super.init(linux: linux)
+    }
 }
 
 /// One descriptor per exported type, made on first use and never freed (TCPLab never unloads a plugin).
@@ -107,11 +137,15 @@ private let createInstance: @convention(c) (
 ) -> Int32 = { plugin, host, values, count, instance, errorBuffer, capacity in
     guard let plugin, let data = plugin.pointee.plugin_data, let host, let instance else { return 1 }
     let type = Unmanaged<PluginType>.fromOpaque(data).takeUnretainedValue()
+    let defaults = UnsafeMutablePointer<UInt32>.allocate(capacity: 1)
+    defaults.initialize(to: 0)
     do {
-        let box = try type.make(Parameters(linux: Linux(host: host), values: values, count: Int(count)))
+        // From here the box owns `defaults`.
+        let box = try type.make(Parameters(linux: Linux(host: host, defaults: defaults), values: values, count: Int(count)))
         instance.pointee = Unmanaged.passRetained(box).toOpaque()
         return 0
     } catch {
+        defaults.deallocate()
         if let errorBuffer, capacity > 0 {
             let message = Array("\(error)".utf8.prefix(capacity - 1))
             for (i, b) in message.enumerated() { errorBuffer[i] = CChar(bitPattern: b) }
@@ -141,11 +175,15 @@ private let isnOps = tcplab_isn_ops(
 
 private let acceptQueueOps = tcplab_accept_queue_ops(
     on_syn: { instance, syn, listener in
-        acceptBox(instance) { $0.plugin.onSyn(SynFacts(syn!.pointee), listener: ListenerSnapshot(listener!.pointee)).code }
+        acceptBox(instance) {
+            if $0.isDefault(.onSyn) { return $0.linuxAcceptQueue.on_syn!($0.linuxInstance, syn, listener) }
+            return $0.plugin.onSyn(SynFacts(syn!.pointee), listener: ListenerSnapshot(listener!.pointee)).code
+        }
     },
     on_accept_queue_full: { instance, tuple, listener in
         acceptBox(instance) {
-            $0.plugin.onAcceptQueueFull(FourTuple(tuple!.pointee), listener: ListenerSnapshot(listener!.pointee)).code
+            if $0.isDefault(.onAcceptQueueFull) { return $0.linuxAcceptQueue.on_accept_queue_full!($0.linuxInstance, tuple, listener) }
+            return $0.plugin.onAcceptQueueFull(FourTuple(tuple!.pointee), listener: ListenerSnapshot(listener!.pointee)).code
         }
     },
     select_child: { instance, queue, count in
@@ -155,6 +193,7 @@ private let acceptQueueOps = tcplab_accept_queue_ops(
 private let delayedAckOps = tcplab_delayed_ack_ops(
     data_received: { instance, ack, data, facts in
         ackBox(instance) {
+            if $0.isDefault(.dataReceived) { return $0.linuxDelayedAck.data_received!($0.linuxInstance, ack, data, facts) }
             var s = AckState(ack!.pointee)
             $0.plugin.dataReceived(&s, ReceivedData(data!.pointee), facts: AckFacts(facts!.pointee))
             ack!.pointee = s.c
@@ -162,6 +201,7 @@ private let delayedAckOps = tcplab_delayed_ack_ops(
     },
     ack_check: { instance, ack, facts, deadline in
         ackBox(instance) {
+            if $0.isDefault(.ackCheck) { return $0.linuxDelayedAck.ack_check!($0.linuxInstance, ack, facts, deadline) }
             var s = AckState(ack!.pointee)
             let decision = $0.plugin.ackCheck(&s, facts: AckFacts(facts!.pointee))
             ack!.pointee = s.c
@@ -170,6 +210,7 @@ private let delayedAckOps = tcplab_delayed_ack_ops(
     },
     enter_quick_ack: { instance, ack, credits, facts in
         ackBox(instance) {
+            if $0.isDefault(.enterQuickAck) { return $0.linuxDelayedAck.enter_quick_ack!($0.linuxInstance, ack, credits, facts) }
             var s = AckState(ack!.pointee)
             $0.plugin.enterQuickAck(&s, credits: Int(credits), facts: AckFacts(facts!.pointee))
             ack!.pointee = s.c
@@ -177,6 +218,7 @@ private let delayedAckOps = tcplab_delayed_ack_ops(
     },
     delay_third_ack: { instance, ack, third, facts, deadline in
         ackBox(instance) {
+            if $0.isDefault(.delayThirdAck) { return $0.linuxDelayedAck.delay_third_ack!($0.linuxInstance, ack, third, facts, deadline) }
             var s = AckState(ack!.pointee)
             let decision = $0.plugin.delayThirdAck(&s, ThirdAckFacts(third!.pointee), facts: AckFacts(facts!.pointee))
             ack!.pointee = s.c
@@ -185,6 +227,7 @@ private let delayedAckOps = tcplab_delayed_ack_ops(
     },
     timer_fired: { instance, ack, facts in
         ackBox(instance) {
+            if $0.isDefault(.timerFired) { return $0.linuxDelayedAck.timer_fired!($0.linuxInstance, ack, facts) }
             var s = AckState(ack!.pointee)
             let fire = $0.plugin.timerFired(&s, facts: AckFacts(facts!.pointee))
             ack!.pointee = s.c
@@ -193,6 +236,7 @@ private let delayedAckOps = tcplab_delayed_ack_ops(
     },
     data_sent: { instance, ack, facts in
         ackBox(instance) {
+            if $0.isDefault(.dataSent) { return $0.linuxDelayedAck.data_sent!($0.linuxInstance, ack, facts) }
             var s = AckState(ack!.pointee)
             $0.plugin.dataSent(&s, facts: AckFacts(facts!.pointee))
             ack!.pointee = s.c
@@ -200,6 +244,7 @@ private let delayedAckOps = tcplab_delayed_ack_ops(
     },
     ack_sent: { instance, ack, facts in
         ackBox(instance) {
+            if $0.isDefault(.ackSent) { return $0.linuxDelayedAck.ack_sent!($0.linuxInstance, ack, facts) }
             var s = AckState(ack!.pointee)
             $0.plugin.ackSent(&s, facts: AckFacts(facts!.pointee))
             ack!.pointee = s.c
@@ -207,6 +252,7 @@ private let delayedAckOps = tcplab_delayed_ack_ops(
     },
     set_quick_ack: { instance, ack, value, facts in
         ackBox(instance) {
+            if $0.isDefault(.setQuickAck) { return $0.linuxDelayedAck.set_quick_ack!($0.linuxInstance, ack, value, facts) }
             var s = AckState(ack!.pointee)
             $0.plugin.setQuickAck(&s, value: Int(value), facts: AckFacts(facts!.pointee))
             ack!.pointee = s.c

@@ -51,9 +51,13 @@ public protocol AcceptQueuePlugin: TCPLabPlugin {
 
 extension AcceptQueuePlugin {
     public static var wantsPerSourceCounts: Bool { false }
-    public func onSyn(_ syn: SynFacts, listener: ListenerSnapshot) -> SynVerdict { linux.onSyn(syn, listener: listener) }
+    public func onSyn(_ syn: SynFacts, listener: ListenerSnapshot) -> SynVerdict {
+        linux.ranDefault(.onSyn)
+        return linux.onSyn(syn, listener: listener)
+    }
     public func onAcceptQueueFull(_ tuple: FourTuple, listener: ListenerSnapshot) -> OverflowVerdict {
-        linux.onAcceptQueueFull(tuple, listener: listener)
+        linux.ranDefault(.onAcceptQueueFull)
+        return linux.onAcceptQueueFull(tuple, listener: listener)
     }
     public func selectChild(_ queue: ChildQueue) -> Int { 0 }
 }
@@ -81,29 +85,69 @@ public protocol DelayedAckPlugin: TCPLabPlugin {
 
 extension DelayedAckPlugin {
     public func dataReceived(_ ack: inout AckState, _ data: ReceivedData, facts: AckFacts) {
+        linux.ranDefault(.dataReceived)
         linux.dataReceived(&ack, data, facts: facts)
     }
-    public func ackCheck(_ ack: inout AckState, facts: AckFacts) -> AckDecision { linux.ackCheck(&ack, facts: facts) }
+    public func ackCheck(_ ack: inout AckState, facts: AckFacts) -> AckDecision {
+        linux.ranDefault(.ackCheck)
+        return linux.ackCheck(&ack, facts: facts)
+    }
     public func enterQuickAck(_ ack: inout AckState, credits: Int, facts: AckFacts) {
+        linux.ranDefault(.enterQuickAck)
         linux.enterQuickAck(&ack, credits: credits, facts: facts)
     }
     public func delayThirdAck(_ ack: inout AckState, _ third: ThirdAckFacts, facts: AckFacts) -> AckDecision {
-        linux.delayThirdAck(&ack, third, facts: facts)
+        linux.ranDefault(.delayThirdAck)
+        return linux.delayThirdAck(&ack, third, facts: facts)
     }
-    public func timerFired(_ ack: inout AckState, facts: AckFacts) -> Bool { linux.timerFired(&ack, facts: facts) }
-    public func dataSent(_ ack: inout AckState, facts: AckFacts) { linux.dataSent(&ack, facts: facts) }
-    public func ackSent(_ ack: inout AckState, facts: AckFacts) { linux.ackSent(&ack, facts: facts) }
+    public func timerFired(_ ack: inout AckState, facts: AckFacts) -> Bool {
+        linux.ranDefault(.timerFired)
+        return linux.timerFired(&ack, facts: facts)
+    }
+    public func dataSent(_ ack: inout AckState, facts: AckFacts) {
+        linux.ranDefault(.dataSent)
+        linux.dataSent(&ack, facts: facts)
+    }
+    public func ackSent(_ ack: inout AckState, facts: AckFacts) {
+        linux.ranDefault(.ackSent)
+        linux.ackSent(&ack, facts: facts)
+    }
     public func setQuickAck(_ ack: inout AckState, value: Int, facts: AckFacts) {
+        linux.ranDefault(.setQuickAck)
         linux.setQuickAck(&ack, value: value, facts: facts)
     }
+}
+
+/// The methods with a kit default that delegates to Linux. A default is a pure call to Linux, so once
+/// one has run for an instance, the export thunk skips the Swift layer for that method.
+struct KitDefault: OptionSet {
+    let rawValue: UInt32
+    static let onSyn = KitDefault(rawValue: 1 << 0)
+    static let onAcceptQueueFull = KitDefault(rawValue: 1 << 1)
+    static let dataReceived = KitDefault(rawValue: 1 << 2)
+    static let ackCheck = KitDefault(rawValue: 1 << 3)
+    static let enterQuickAck = KitDefault(rawValue: 1 << 4)
+    static let delayThirdAck = KitDefault(rawValue: 1 << 5)
+    static let timerFired = KitDefault(rawValue: 1 << 6)
+    static let dataSent = KitDefault(rawValue: 1 << 7)
+    static let ackSent = KitDefault(rawValue: 1 << 8)
+    static let setQuickAck = KitDefault(rawValue: 1 << 9)
 }
 
 /// Linux's own answer to every policy call, provided by the engine that loaded the plugin (the
 /// `linux_*` tables of `tcplab_host`), and the run's log.
 public struct Linux: @unchecked Sendable {
     let host: UnsafePointer<tcplab_host>
+    /// Bits of `KitDefault`: the methods whose kit default (Linux) ran. The export thunks then call
+    /// Linux's C function directly, without converting to Swift and back.
+    let defaults: UnsafeMutablePointer<UInt32>
 
-    init(host: UnsafePointer<tcplab_host>) { self.host = host }
+    init(host: UnsafePointer<tcplab_host>, defaults: UnsafeMutablePointer<UInt32>) {
+        self.host = host
+        self.defaults = defaults
+    }
+
+    @inline(__always) func ranDefault(_ method: KitDefault) { defaults.pointee |= method.rawValue }
 
     private var instance: UnsafeMutableRawPointer? { host.pointee.linux_instance }
 

@@ -34,6 +34,18 @@ public enum PolicyKind: String, CaseIterable, Hashable, Sendable, CustomStringCo
         }
     }
 
+    /// "an ISN generator", "an accept-queue policy", "a delayed-ACK policy".
+    public var withArticle: String { self == .delayedAck ? "a \(title)" : "an \(title)" }
+
+    /// "ISN generators", "Accept-queue policies", "Delayed-ACK policies".
+    public var heading: String {
+        switch self {
+        case .isn: "ISN generators"
+        case .acceptQueue: "Accept-queue policies"
+        case .delayedAck: "Delayed-ACK policies"
+        }
+    }
+
     public var description: String { rawValue }
 }
 

@@ -5,7 +5,7 @@ extension PolicyRegistry {
         let all = available()
         var out = ""
         for kind in PolicyKind.allCases {
-            out += "\(kind.title.prefix(1).uppercased() + kind.title.dropFirst())s (\(kind.rawValue):)\n"
+            out += "\(kind.heading) (\(kind.rawValue):)\n"
             for p in all where p.kind == kind {
                 let source: String
                 switch p.source {

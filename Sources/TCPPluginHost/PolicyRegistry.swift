@@ -122,7 +122,7 @@ public final class PolicyRegistry {
         if builtIns[key] != nil || libraries[key] != nil {
             let first = builtIns[key].map { _ in "built in" } ?? libraries[key]!.info.source.description
             throw PluginError(.duplicateName, plugin: library.info.name, path: library.path,
-                              message: "a \(key.kind) policy named '\(key.name)' already exists (\(first)); this one is not used",
+                              message: "\(key.kind.withArticle) named '\(key.name)' already exists (\(first)); this one is not used",
                               fix: "rename one of them, or order the plugin path so that the one you want comes first")
         }
         libraries[key] = library
@@ -232,8 +232,8 @@ public final class PolicyRegistry {
         if let l = libraries[Key(kind: kind, name: name)] { return l.info }
         let other = PolicyKind.allCases.first { $0 != kind && (builtIns[Key(kind: $0, name: name)] != nil || libraries[Key(kind: $0, name: name)] != nil) }
         if let other {
-            throw PluginError(.wrongKind, plugin: name, message: "'\(name)' is a \(other.title), not a \(kind.title)",
-                              fix: "name it under \(other.rawValue):, or choose a \(kind.rawValue) policy: \(names(kind).joined(separator: ", "))")
+            throw PluginError(.wrongKind, plugin: name, message: "'\(name)' is \(other.withArticle), not \(kind.withArticle)",
+                              fix: "name it under \(other.rawValue):, or choose \(kind.withArticle): \(names(kind).joined(separator: ", "))")
         }
         let known = names(kind)
         let hint = closest(to: name, in: known).map { " (did you mean '\($0)'?)" } ?? ""
@@ -250,7 +250,7 @@ public final class PolicyRegistry {
     private func library(_ kind: PolicyKind, path: String) throws(PluginError) -> PluginLibrary {
         let l = try open(path: path)
         guard l.info.kind == kind else {
-            throw PluginError(.wrongKind, plugin: l.info.name, path: path, message: "it is a \(l.info.kind.title), not a \(kind.title)",
+            throw PluginError(.wrongKind, plugin: l.info.name, path: path, message: "it is \(l.info.kind.withArticle), not \(kind.withArticle)",
                               fix: "name it under \(l.info.kind.rawValue): in the topology")
         }
         return l

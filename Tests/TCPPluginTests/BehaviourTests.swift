@@ -55,9 +55,9 @@ struct BehaviourTests {
 
     // MARK: Accept queue
 
-    /// Three clients connect 10 ms apart; the server accepts once. Returns the accepted child's client
-    /// port and the three clients' ports in order.
-    func acceptOnce(_ policy: (any AcceptQueuePolicy)?) throws -> (accepted: UInt16, ports: [UInt16]) {
+    /// Three clients connect 10 ms apart; the server accepts `accepts` times. Returns the accepted
+    /// children's client ports and the three clients' ports in order.
+    func accept(_ policy: (any AcceptQueuePolicy)?, times accepts: Int = 1) throws -> (accepted: [UInt16], ports: [UInt16]) {
         let lab = Lab(serverAcceptQueue: policy)
         let l = try lab.server.listen(port: 80, backlog: 16, at: lab.sim.now)
         var ports: [UInt16] = []
@@ -66,16 +66,23 @@ struct BehaviourTests {
             lab.sim.run(for: .milliseconds(10))
             ports.append(try #require(lab.client.tuple(of: c)).local.port)
         }
-        let child = try #require(try lab.server.accept(l, at: lab.sim.now))
-        return (try #require(lab.server.tuple(of: child)).remote.port, ports)
+        var accepted: [UInt16] = []
+        for _ in 0..<accepts {
+            let child = try #require(try lab.server.accept(l, at: lab.sim.now))
+            accepted.append(try #require(lab.server.tuple(of: child)).remote.port)
+        }
+        return (accepted, ports)
     }
 
     @Test("lifo: accept() hands out the newest child; Linux the oldest")
     func lifo() throws {
-        let lifo = try acceptOnce(try registry.makeAcceptQueue("lifo"))
-        #expect(lifo.accepted == lifo.ports.last)
-        let linux = try acceptOnce(nil)
-        #expect(linux.accepted == linux.ports.first)
+        let lifo = try accept(try registry.makeAcceptQueue("lifo"), times: 3)
+        #expect(lifo.accepted == lifo.ports.reversed())
+        let linux = try accept(nil, times: 3)
+        #expect(linux.accepted == linux.ports)
+        // The starvation guard: every 2nd accept() serves the oldest.
+        let guarded = try accept(try registry.makeAcceptQueue("lifo", parameters: ["oldest-every": "2"]), times: 3)
+        #expect(guarded.accepted == [guarded.ports[2], guarded.ports[0], guarded.ports[1]])
     }
 
     /// An attacker on its own link floods SYNs it never completes (its SYN-ACKs are lost, as with a

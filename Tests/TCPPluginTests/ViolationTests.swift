@@ -118,3 +118,44 @@ struct ViolationTests {
         #expect(aq.violationCount == 1)
     }
 }
+
+@Suite("The kit's defaults are Linux")
+struct KitDefaultTests {
+    @Test("a plugin's default methods give Linux's answers, on the Swift path (first call) and the direct path (after)")
+    func defaultsMatchLinux() throws {
+        let registry = Plugins.registry()
+        let plugin = try registry.makeDelayedAck("immediate")   // overrides ackCheck and delayThirdAck only
+        let linux = LinuxDelayedAck()
+        var a = AckState(), b = AckState()
+        for i in 0..<6 {
+            let facts = AckFacts(now: Instant(nanoseconds: Int64(i) * 30_000_000), rto: .milliseconds(200), srtt: .milliseconds(3),
+                                 receiveWindow: 65535, advertisedMSS: 1460, unacknowledged: 1448 * (i % 3))
+            let data = ReceivedData(length: i % 2 == 0 ? 1448 : 100, push: i == 3)
+            plugin.dataReceived(&a, data, facts: facts)
+            linux.dataReceived(&b, data, facts: facts)
+            plugin.enterQuickAck(&a, credits: 4, facts: facts)
+            linux.enterQuickAck(&b, credits: 4, facts: facts)
+            #expect(plugin.timerFired(&a, facts: facts) == linux.timerFired(&b, facts: facts))
+            plugin.dataSent(&a, facts: facts)
+            linux.dataSent(&b, facts: facts)
+            plugin.setQuickAck(&a, value: i % 2, facts: facts)
+            linux.setQuickAck(&b, value: i % 2, facts: facts)
+            plugin.ackSent(&a, facts: facts)
+            linux.ackSent(&b, facts: facts)
+            #expect(a == b, "call \(i)")
+        }
+        #expect((plugin as? PluginPolicy)?.violationCount == 0)
+
+        let lifo = try registry.makeAcceptQueue("lifo")
+        let tuple = FourTuple(local: SocketAddress(IPv4Address(198, 18, 0, 2), 80), remote: SocketAddress(IPv4Address(198, 18, 0, 1), 4000))
+        for synQueue in [0, 5, 9, 9] {
+            for cookies in [0, 1, 2] {
+                let l = ListenerSnapshot(synQueueLength: synQueue, youngCount: 0, acceptQueueLength: synQueue / 2, backlog: 8,
+                                         maxSynBacklog: 16, syncookies: cookies, abortOnOverflow: synQueue == 5)
+                let syn = SynFacts(tuple: tuple, now: .zero)
+                #expect(lifo.onSyn(syn, listener: l) == LinuxAcceptQueue().onSyn(syn, listener: l))
+                #expect(lifo.onAcceptQueueFull(tuple, listener: l) == LinuxAcceptQueue().onAcceptQueueFull(tuple, listener: l))
+            }
+        }
+    }
+}
