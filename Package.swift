@@ -28,6 +28,7 @@ let package = Package(
     ] + policyPlugins.map { Product.library(name: $0, type: .dynamic, targets: [$0]) },
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/jpsim/Yams", from: "5.0.1"),
     ],
     targets: [
         // Wire formats: Ethernet, ARP, IPv4, TCP and its options, checksums, SequenceNumber,
@@ -47,7 +48,7 @@ let package = Package(
         // The coordinator ↔ worker protocol: configurations, commands, replies, events (JSON lines).
         .target(name: "LabControl", dependencies: ["LabImpair", "TCPEngine", "TCPPolicy", "TCPWire"]),
         // A worker's roles: our stack on packet sockets, the middlebox, kernel nodes; the event loop.
-        .target(name: "LabWorker", dependencies: ["CLabIO", "LabControl", "LabImpair", "TCPEngine", "TCPPolicy", "TCPWire"]),
+        .target(name: "LabWorker", dependencies: ["CLabIO", "LabControl", "LabImpair", "TCPEngine", "TCPPluginHost", "TCPPolicy", "TCPWire"]),
         // libnl-3 and libnl-route-3, found through pkg-config, for LabNetlink.
         .systemLibrary(name: "CNetlink", pkgConfig: "libnl-route-3.0", providers: [.apt(["libnl-3-dev", "libnl-route-3-dev"])]),
         // setns, unshare, bind mounts and the ethtool ioctl (Glibc's module lacks them: no _GNU_SOURCE).
@@ -69,12 +70,20 @@ let package = Package(
     } + [
         // A lab run: build the network, spawn and drive the workers, merge their events, tear down.
         .target(name: "LabCoordinator", dependencies: ["LabControl", "LabNetlink", "TCPPolicy", "TCPWire"]),
+        // Ladder diagrams (terminal and SVG), the HTML report, topology pictures, ladders from pcaps.
+        .target(name: "LabReport", dependencies: ["TCPWire"]),
+        // Topology files: YAML with line/column errors, validation, expectations, plans for both backends.
+        .target(name: "LabTopology", dependencies: [
+            "LabCoordinator", "LabControl", "LabImpair", "LabReport", "LabSim", "TCPEngine", "TCPPluginHost", "TCPPolicy", "TCPWire",
+            .product(name: "Yams", package: "Yams"),
+        ]),
         // One per lab node; joins its namespace before anything else.
         .executableTarget(name: "tcplab-worker", dependencies: ["CLabSys", "LabControl", "LabWorker"]),
         .executableTarget(
             name: "tcplab",
             dependencies: [
                 "LabSim", "TCPEngine", "TCPWire", "LabCoordinator", "LabControl", "LabNetlink",
+                "LabTopology", "LabReport", "TCPPluginHost",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
@@ -86,6 +95,8 @@ let package = Package(
         .testTarget(name: "LabRuntimeTests", dependencies: ["LabCoordinator", "LabControl", "LabNetlink", "TCPPolicy"]),
         .testTarget(name: "TCPEngineTests", dependencies: ["TCPEngine", "LabSim", "TCPWire"]),
         .testTarget(name: "LabNetlinkTests", dependencies: ["LabNetlink", "TCPWire"]),
+        .testTarget(name: "LabTopologyTests", dependencies: ["LabTopology", "LabReport", "LabCoordinator", "LabControl", "LabNetlink", "TCPEngine"]),
+        .testTarget(name: "LabReportTests", dependencies: ["LabReport", "TCPWire"]),
         // Plugins in LabSim; the test builds the plugin products it loads if they are missing.
         .testTarget(name: "TCPPluginTests", dependencies: ["TCPPluginHost", "TCPLabPluginKit", "CTCPLabPlugin", "LabSim",
                                                            "TCPEngine", "TCPPolicy", "TCPWire"]),

@@ -108,6 +108,18 @@ public struct ImpairmentSpec: Codable, Hashable, Sendable {
     }
 }
 
+/// A policy for one of the engine's seams: a built-in (`linux`) or a plugin, with its parameters as the
+/// topology gives them (`isn: { plugin: counter, increment: 64000 }`).
+public struct PolicySpec: Codable, Hashable, Sendable {
+    public var name: String
+    public var parameters: [String: String]
+
+    public init(name: String, parameters: [String: String] = [:]) {
+        self.name = name
+        self.parameters = parameters
+    }
+}
+
 /// Everything a worker needs to start: sent as the first line on its stdin.
 public struct WorkerConfig: Codable, Hashable, Sendable {
     public var run: String
@@ -125,10 +137,14 @@ public struct WorkerConfig: Codable, Hashable, Sendable {
     public var impair: [ImpairmentSpec]
     /// Static neighbours (IP → MAC), as `ip neigh add … nud permanent`.
     public var neighbors: [String: String]
+    /// Policies by seam: `isn`, `accept-queue`, `delayed-ack` (Linux's where absent).
+    public var policies: [String: PolicySpec]
+    /// Extra directories to look for plugin libraries in (besides TCPLAB_PLUGIN_PATH and the build directory).
+    public var pluginPath: [String]
 
     public init(run: String, node: String, role: NodeRole, namespace: String, interfaces: [InterfaceSpec], gateway: String? = nil,
                 sysctl: [String: Int] = [:], seed: UInt64 = 1, pcapDirectory: String? = nil, impair: [ImpairmentSpec] = [],
-                neighbors: [String: String] = [:]) {
+                neighbors: [String: String] = [:], policies: [String: PolicySpec] = [:], pluginPath: [String] = []) {
         self.run = run
         self.node = node
         self.role = role
@@ -140,6 +156,8 @@ public struct WorkerConfig: Codable, Hashable, Sendable {
         self.pcapDirectory = pcapDirectory
         self.impair = impair
         self.neighbors = neighbors
+        self.policies = policies
+        self.pluginPath = pluginPath
     }
 }
 

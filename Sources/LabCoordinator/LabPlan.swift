@@ -14,15 +14,18 @@ public struct LabPlan: Sendable {
         /// Middlebox: [interface 0 → 1, interface 1 → 0].
         public var impair: [ImpairmentSpec]
         public var gateway: String?
+        /// Policies by seam (`isn`, `accept-queue`, `delayed-ack`): built-ins or plugins with parameters.
+        public var policies: [String: PolicySpec]
 
         public init(name: String, role: NodeRole, interfaces: [InterfaceSpec], sysctl: [String: Int] = [:],
-                    impair: [ImpairmentSpec] = [], gateway: String? = nil) {
+                    impair: [ImpairmentSpec] = [], gateway: String? = nil, policies: [String: PolicySpec] = [:]) {
             self.name = name
             self.role = role
             self.interfaces = interfaces
             self.sysctl = sysctl
             self.impair = impair
             self.gateway = gateway
+            self.policies = policies
         }
     }
 

@@ -21,10 +21,14 @@ public final class LabRun {
     public var readyTimeout: TimeInterval = 10
     /// Whether workers write a pcap per interface (off for benchmarks).
     public var capturePackets = true
+    /// Extra plugin directories for the workers (`--plugin-path`).
+    public var pluginPath: [String] = []
 
     private var workers: [String: WorkerProcess] = [:]
     private var network: LabNetwork?
     private var events: [LabEvent] = []
+    /// Interrupts seen before this run started (later ones stop it).
+    private var signalBaseline: Int32 = 0
 
     public init(plan: LabPlan, runID: String = LabNames.randomRunID(), outputDirectory: String, workerPath: String? = nil) {
         self.plan = plan
@@ -59,7 +63,7 @@ public final class LabRun {
         guard problems.isEmpty else { throw LabError.invalidPlan(problems) }
         guard FileManager.default.isExecutableFile(atPath: workerPath) else { throw LabError.workerMissing(path: workerPath) }
         try Privileges.check(for: "build the lab network")
-        Interrupts.install()
+        signalBaseline = Interrupts.install()
         try FileManager.default.createDirectory(atPath: outputDirectory, withIntermediateDirectories: true)
         defer { tearDown() }
         do {
@@ -77,7 +81,8 @@ public final class LabRun {
             let config = WorkerConfig(
                 run: runID, node: node.name, role: node.role, namespace: namespace(of: node.name),
                 interfaces: node.interfaces, gateway: node.gateway, sysctl: node.sysctl,
-                seed: plan.seed &* 1000 &+ UInt64(i), pcapDirectory: capturePackets ? outputDirectory : nil, impair: node.impair)
+                seed: plan.seed &* 1000 &+ UInt64(i), pcapDirectory: capturePackets ? outputDirectory : nil, impair: node.impair,
+                policies: node.policies, pluginPath: pluginPath)
             let w = WorkerProcess(executable: workerPath, namespace: namespace(of: node.name), node: node.name,
                                   stderrPath: "\(outputDirectory)/\(node.name).stderr")
             workers[node.name] = w
@@ -107,7 +112,10 @@ public final class LabRun {
                 }
                 command.socket = s
             }
-            let reply = try w.call(command)
+            let reply: ControlReply
+            do { reply = try w.call(command) } catch LabError.workerDied(let node, _) {
+                throw LabError.workerDied(node: node, detail: deathDetail(node, w))
+            }
             replies.append((step.node, command.op, reply))
             if !reply.ok && step.mustSucceed {
                 throw LabError.stepFailed(node: step.node, op: command.op, error: reply.error ?? "failed")
@@ -141,14 +149,31 @@ public final class LabRun {
     private func sleep(until deadline: Int64) throws {
         while true {
             collect()
-            try Interrupts.check()
+            try Interrupts.check(since: signalBaseline)
             for (name, w) in workers where w.exited || !w.process.isRunning {
-                throw LabError.workerDied(node: name, detail: w.lastStderr())
+                throw LabError.workerDied(node: name, detail: deathDetail(name, w))
             }
             let now = monotonic()
             if now >= deadline { return }
             usleep(UInt32(min(10_000, max(100, (deadline - now) / 1000))))
         }
+    }
+
+    /// What is known about a worker's death: how it ended, its last words, and the plugins it ran (a
+    /// plugin that crashes takes only its own worker down; this names it).
+    private func deathDetail(_ name: String, _ w: WorkerProcess) -> String {
+        var parts: [String] = []
+        let deadline = Date().addingTimeInterval(1)
+        while w.process.isRunning && Date() < deadline { usleep(1000) }
+        if !w.process.isRunning, w.process.terminationReason == .uncaughtSignal {
+            parts.append("killed by signal \(w.process.terminationStatus)")
+        }
+        let plugins = plan.nodes.first { $0.name == name }?.policies.filter { $0.value.name != "linux" }
+            .map { "\($0.value.name) (\($0.key))" }.sorted() ?? []
+        if !plugins.isEmpty { parts.append("it was running plugin\(plugins.count > 1 ? "s" : "") \(plugins.joined(separator: ", "))") }
+        let err = w.lastStderr()
+        if !err.isEmpty { parts.append(err) }
+        return parts.joined(separator: "; ")
     }
 
     /// Kills what is left and removes the network. Safe to call more than once.

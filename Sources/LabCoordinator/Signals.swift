@@ -4,20 +4,29 @@ import Foundation
 import Glibc
 #endif
 
-/// SIGINT/SIGTERM during a run: remembered, so the run stops at its next check and tears down.
+/// SIGINT/SIGTERM during a run: counted, so every run in progress (there may be several in one
+/// process, as in the tests) stops at its next check and tears down.
 enum Interrupts {
-    nonisolated(unsafe) static var received: Int32 = 0
+    nonisolated(unsafe) static var count: Int32 = 0
+    nonisolated(unsafe) static var last: Int32 = 0
 
-    /// Installs the handlers for a new run (forgetting a signal that ended an earlier run in this process).
-    static func install() {
-        received = 0
+    /// Installs the handlers and returns the count to compare against.
+    static func install() -> Int32 {
         signal(SIGPIPE, SIG_IGN)
-        signal(SIGINT) { Interrupts.received = $0 }
-        signal(SIGTERM) { Interrupts.received = $0 }
+        // A parent may have spawned us with these signals blocked (a test runner's threads do); a run
+        // that cannot be interrupted would leave its lab standing, so take them back.
+        var set = sigset_t()
+        sigemptyset(&set)
+        sigaddset(&set, SIGINT)
+        sigaddset(&set, SIGTERM)
+        pthread_sigmask(SIG_UNBLOCK, &set, nil)
+        signal(SIGINT) { Interrupts.last = $0; Interrupts.count &+= 1 }
+        signal(SIGTERM) { Interrupts.last = $0; Interrupts.count &+= 1 }
+        return count
     }
 
-    static func check() throws {
-        let s = received
-        if s != 0 { throw LabError.interrupted(signal: s) }
+    /// Throws if a signal arrived since `baseline`.
+    static func check(since baseline: Int32) throws {
+        if count != baseline { throw LabError.interrupted(signal: last) }
     }
 }

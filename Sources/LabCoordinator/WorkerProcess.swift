@@ -22,6 +22,11 @@ final class WorkerProcess: @unchecked Sendable {
         self.stderrPath = stderrPath
         process.executableURL = URL(fileURLWithPath: executable)
         process.arguments = ["--netns", namespace]
+        // A crashing worker (a plugin that faults, say) must die at once so the run notices and tears
+        // down; Swift's backtracer would keep it alive for seconds while it symbolicates.
+        var environment = ProcessInfo.processInfo.environment
+        environment["SWIFT_BACKTRACE"] = "enable=no"
+        process.environment = environment
         process.standardInput = stdinPipe
         process.standardOutput = stdoutPipe
         FileManager.default.createFile(atPath: stderrPath, contents: nil)

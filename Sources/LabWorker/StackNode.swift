@@ -1,6 +1,7 @@
 import Foundation
 import LabControl
 import TCPEngine
+import TCPPluginHost
 import TCPPolicy
 import TCPWire
 
@@ -14,6 +15,8 @@ final class StackNode: NodeRuntime {
     private(set) var malformed = 0
     /// The handshake-rate benchmark's load mode (StackNode+Load.swift).
     var load = LoadState()
+    /// The plugin-backed policies, whose invalid answers are reported as events.
+    private let pluginPolicies: [PluginPolicy]
 
     init(config: WorkerConfig, now: Int64) throws {
         self.config = config
@@ -30,7 +33,10 @@ final class StackNode: NodeRuntime {
             guard sysctl[name] != nil else { throw WorkerError("unknown sysctl \(name)") }
             sysctl[name] = value
         }
-        host = TCPEngine.Host(name: config.node, interfaces: interfaces, sysctl: sysctl, seed: config.seed)
+        let policies = try Self.loadPolicies(config, sysctl: sysctl)
+        host = TCPEngine.Host(name: config.node, interfaces: interfaces, sysctl: sysctl, seed: config.seed,
+                              isn: policies.isn, acceptQueue: policies.acceptQueue, delayedAck: policies.delayedAck)
+        pluginPolicies = policies.plugins
         if let gw = config.gateway { host.gateway = IPv4Address(gw) }
         for (ip, mac) in config.neighbors {
             if let i = IPv4Address(ip), let m = MACAddress(mac) { host.addNeighbor(i, m) }
@@ -40,6 +46,42 @@ final class StackNode: NodeRuntime {
             try config.pcapDirectory.map { try PcapFile(path: "\($0)/\(config.node)-\(spec.name).pcap") }
         }
         host.poll(at: Instant(nanoseconds: now))
+        for p in pluginPolicies {
+            p.onViolation = { [weak self] v in
+                guard let self else { return }
+                var e = LabEvent(t: v.time?.nanoseconds ?? EventLoop.now, node: config.node, kind: "plugin")
+                e.name = v.plugin
+                e.message = "\(v)"
+                events.append(e)
+            }
+            p.onLog = { [weak self] line in
+                guard let self else { return }
+                var e = LabEvent(t: EventLoop.now, node: config.node, kind: "log")
+                e.message = line
+                events.append(e)
+            }
+        }
+    }
+
+    /// The node's policies from the registry (built-in `linux` or plugins found on the plugin path).
+    private static func loadPolicies(_ config: WorkerConfig, sysctl: Sysctls) throws
+        -> (isn: (any ISNGenerator)?, acceptQueue: (any AcceptQueuePolicy)?, delayedAck: (any DelayedAckPolicy)?, plugins: [PluginPolicy])
+    {
+        guard !config.policies.isEmpty else { return (nil, nil, nil, []) }
+        let registry = PolicyRegistry(pluginPath: config.pluginPath)
+        let context = PolicyContext(seed: config.seed, timestampsMode: sysctl.tcp_timestamps)
+        for key in config.policies.keys where PolicyKind(rawValue: key) == nil {
+            throw WorkerError("unknown policy seam \(key) (isn, accept-queue or delayed-ack)")
+        }
+        do {
+            let isn = try config.policies["isn"].map { try registry.makeISN($0.name, parameters: $0.parameters, context: context) }
+            let aq = try config.policies["accept-queue"].map { try registry.makeAcceptQueue($0.name, parameters: $0.parameters, context: context) }
+            let da = try config.policies["delayed-ack"].map { try registry.makeDelayedAck($0.name, parameters: $0.parameters, context: context) }
+            let plugins = [isn as AnyObject?, aq as AnyObject?, da as AnyObject?].compactMap { $0 as? PluginPolicy }
+            return (isn, aq, da, plugins)
+        } catch {
+            throw WorkerError("\(error)")
+        }
     }
 
     var watched: [(fd: Int32, tag: UInt64)] { sockets.enumerated().map { ($1.fd, UInt64($0)) } }

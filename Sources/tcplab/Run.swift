@@ -1,184 +1,187 @@
 import ArgumentParser
 import Foundation
-import LabControl
 import LabCoordinator
 import LabNetlink
-import LabSim
-import TCPEngine
-import TCPPolicy
-import TCPWire
+import LabReport
+import LabTopology
 
-/// `tcplab run`: the default experiment — a client connects to a server, sends "hello", both close —
-/// played in LabSim (virtual time). Topology files and network-namespace labs arrive with their issues.
+/// `tcplab run [FILE]`: runs a topology, prints what happens, the ladder and the verdict.
 struct Run: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Run the default handshake experiment and print its trace and verdict.")
+        abstract: "Run a topology (default Topologies/handshake.yaml): events, ladder diagram, verdict.",
+        discussion: "Exit status: 0 pass, 1 an expectation failed, 2 bad input, 3 lab error.")
 
-    enum Backend: String, ExpressibleByArgument, CaseIterable {
-        case sim, netns
-    }
+    @Argument(help: "The topology file.", completion: .file(extensions: ["yaml", "yml"]))
+    var file: String = "Topologies/handshake.yaml"
 
     @Option(help: "Where the lab runs: netns (network namespaces, real time; needs root) or sim (in-process, virtual time). Default: netns when privileged, else sim.")
     var backend: Backend?
 
-    @Option(help: "Seed for every random choice (ISNs, ports); the same seed gives the same run.")
-    var seed: UInt64 = 1
+    @Option(help: "Seed for every random choice (ISNs, ports, impairments); the same seed gives the same run. Default: the topology's, else 1.")
+    var seed: UInt64?
 
-    @Option(help: "One-way delay of the simulated link, in microseconds.")
-    var delayMicroseconds: Int64 = 500
+    @Flag(help: "Print one JSON object on stdout (docs/json-output.md) instead of the report.")
+    var json = false
 
-    @Option(help: "Directory for the run's pcaps (netns backend; default runs/<time>-handshake).")
+    @Option(help: "The run directory (default runs/<time>-<name>/).")
     var out: String?
 
+    @Option(name: .customLong("plugin-path"), help: "Also look for policy plugins here.")
+    var pluginPath: [String] = []
+
+    @Option(help: "Width of the ladder in columns (default: the terminal's).")
+    var width: Int?
+
     func run() throws {
-        let outcome: DefaultLab.Outcome
+        let path = resolveTopology(file)
         let privileged = (try? Privileges.check()) != nil
-        let chosen = backend ?? (privileged ? .netns : .sim)
-        if backend == nil && !privileged {
-            print("(not privileged for network namespaces: running in LabSim; run as root for --backend netns)\n")
+        let catalog = PolicyCatalog(pluginPath: pluginPath)
+        var chosen = backend ?? (privileged ? .netns : .sim)
+        var preface: [String] = []
+        // A scenario that runs only in the sim is run there when no backend was asked for.
+        if backend == nil, let probe = try? Topology.load(path: path, backend: .sim, policies: catalog), !probe.backends.contains(chosen) {
+            preface.append("(\(probe.name) runs on \(probe.backends.map(\.rawValue).joined(separator: ", ")) only\(probe.backendsReason.map { ": \($0)" } ?? ""); running in LabSim)")
+            chosen = probe.backends.first ?? .sim
+        } else if backend == nil && !privileged {
+            preface.append("(not privileged for network namespaces: running in LabSim, virtual time; run as root for --backend netns)")
+        } else if backend == nil && !FileManager.default.isExecutableFile(atPath: LabRun.defaultWorkerPath()) {
+            preface.append("(tcplab-worker is not built beside tcplab: running in LabSim, virtual time; `swift build --product tcplab-worker` for network namespaces)")
+            chosen = .sim
         }
-        switch chosen {
-        case .sim:
-            outcome = DefaultLab(seed: seed, delay: .microseconds(delayMicroseconds)).run()
-        case .netns:
-            if !privileged {
-                print("the netns backend needs root (CAP_NET_ADMIN and CAP_SYS_ADMIN); run as root, or use --backend sim")
-                throw ExitCode(3)
-            }
-            do {
-                outcome = try DefaultLab(seed: seed, delay: .microseconds(delayMicroseconds)).runInNamespaces(outputDirectory: out)
-            } catch {
-                print("lab error: \(error)")
-                throw ExitCode(3)
-            }
-        }
-        print(outcome.report)
-        if !outcome.passed { throw ExitCode(1) }
-    }
-}
-
-/// The default lab: client 198.18.0.1 connects to server 198.18.0.2:80, sends "hello", closes.
-struct DefaultLab {
-    let seed: UInt64
-    let delay: Interval
-
-    struct Outcome {
-        var report: String
-        var passed: Bool
-    }
-
-    func run() -> Outcome {
-        let sim = LabSim(seed: seed)
-        let client = sim.add(Host(name: "client", interfaces: [Interface(mac: MACAddress(2, 0, 0, 0, 0, 1),
-                                                                         address: IPv4Interface("198.18.0.1/24")!)],
-                                  seed: seed &* 2 &+ 1))
-        let server = sim.add(Host(name: "server", interfaces: [Interface(mac: MACAddress(2, 0, 0, 0, 0, 2),
-                                                                         address: IPv4Interface("198.18.0.2/24")!)],
-                                  seed: seed &* 2 &+ 2))
-        sim.connect(client, 0, server, 0, aToB: LinkImpairment(delay: delay), bToA: LinkImpairment(delay: delay))
-        var checks: [(String, Bool)] = []
+        let topology: Topology
         do {
-            let listener = try server.listen(port: 80, backlog: 128, at: sim.now)
-            let conn = try client.connect(to: SocketAddress(IPv4Address(198, 18, 0, 2), 80), at: sim.now)
-            sim.run(for: .milliseconds(10))
-            checks.append(("client reaches ESTABLISHED", client.state(of: conn) == .established))
-            let child = try server.accept(listener, blocking: false, at: sim.now)
-            checks.append(("accept() returns the child", child != nil))
-            try client.send(conn, Array("hello".utf8), at: sim.now)
-            sim.run(for: .milliseconds(10))
-            let got = child.flatMap { try? server.receive($0, at: sim.now) } ?? []
-            checks.append(("server reads \"hello\"", got == Array("hello".utf8)))
-            client.close(conn, at: sim.now)
-            sim.run(for: .milliseconds(10))
-            if let child { server.close(child, at: sim.now) }
-            sim.run(for: .milliseconds(10))
-            checks.append(("client in TIME_WAIT after the close", client.state(of: conn) == .timeWait))
+            topology = try Topology.load(path: path, backend: chosen, policies: catalog)
         } catch {
-            checks.append(("socket calls succeed (\(error))", false))
+            report(error)
+            throw ExitCode(Status.badInput)
         }
-        var lines: [String] = ["TCPLab default lab (LabSim, seed \(seed), one-way delay \(delay))", ""]
-        for f in sim.frames {
-            let t = f.time.nanoseconds
-            let stamp = "\(t / 1_000_000_000).\(String(t % 1_000_000_000 / 1000).leftPad(6))"
-            lines.append("\(stamp) \(f.from.padding(6)) > \(f.to.padding(6)) \(f.frame.tcpdumpLine)")
+        guard topology.backends.contains(chosen) else {
+            Terminal.error("\(topology.name) runs on \(topology.backends.map(\.rawValue).joined(separator: ", ")) only\(topology.backendsReason.map { " (\($0))" } ?? ""); use --backend \(topology.backends.first?.rawValue ?? "sim")")
+            throw ExitCode(Status.badInput)
         }
-        lines.append("")
-        for r in sim.records {
-            if case let .stateChanged(socket, _, from, to, cause) = r.event.kind {
-                lines.append("\(r.host) \(socket): \(from) -> \(to) (\(cause.rawValue))")
+        if chosen == .netns && !privileged {
+            Terminal.error("the netns backend needs root (CAP_NET_ADMIN and CAP_SYS_ADMIN); run as root, or use --backend sim")
+            throw ExitCode(Status.labError)
+        }
+        let options = RunOptions(backend: chosen, seed: seed, outputDirectory: out, policies: catalog)
+        if !json {
+            for p in preface { print(p) }
+            print("\(topology.name): \(chosen == .sim ? "LabSim (virtual time)" : "network namespaces (real time)"), seed \(options.seed ?? topology.seed ?? 1), \(topology.duration) of lab time")
+            if let first = topology.description.split(separator: "\n").first { print("  \(first)\(topology.description.contains("\n") ? " …" : "")") }
+            print("")
+            if chosen == .netns {
+                print("(the workers' events are printed when the run ends: LabRun collects them and returns them together)")
             }
         }
+        let progress = Progress(total: topology.duration.seconds, enabled: chosen == .netns && !json)
+        let report: RunReport
+        do {
+            report = try TopologyRunner.run(topology, options: options) { _ in progress.start() }
+            progress.stop()
+        } catch {
+            progress.stop()
+            Terminal.error("lab error: \(error)")
+            throw ExitCode(Status.labError)
+        }
+        if json {
+            FileHandle.standardOutput.write(report.json())
+            print("")
+        } else {
+            print(render(report))
+        }
+        if !report.passed { throw ExitCode(Status.failed) }
+    }
+
+    func render(_ r: RunReport) -> String {
+        var lines: [String] = []
+        for n in r.record.notes { lines.append("note: \(n)") }
+        if !r.record.notes.isEmpty { lines.append("") }
+        for (t, text) in r.eventLines() { lines.append("\(Terminal.stamp(t))  \(text)") }
         lines.append("")
-        for (text, ok) in checks { lines.append("\(ok ? "PASS" : "FAIL")  \(text)") }
-        let passed = checks.allSatisfy(\.1)
+        let colour = Terminal.colour
+        lines.append(r.ladder().renderTerminal(Ladder.TerminalStyle(width: width ?? Terminal.width, colour: colour)))
         lines.append("")
-        lines.append("verdict: \(passed ? "pass" : "fail")")
-        return Outcome(report: lines.joined(separator: "\n"), passed: passed)
+        if r.results.isEmpty { lines.append("(no expectations: the run passes when the lab runs)") }
+        for e in r.results {
+            let mark = e.passed ? (colour ? "\u{1B}[32mPASS\u{1B}[0m" : "PASS") : (colour ? "\u{1B}[31mFAIL\u{1B}[0m" : "FAIL")
+            lines.append("\(mark)  \(e.text)")
+            lines.append("      \(e.detail)")
+        }
+        lines.append("")
+        lines.append("run directory: \(r.record.outputDirectory)  (report.html, ladder.svg, result.json, events.jsonl, \(r.record.pcaps.count) pcap\(r.record.pcaps.count == 1 ? "" : "s"))")
+        let verdict = r.passed ? "pass" : "fail"
+        lines.append("verdict: \(colour ? (r.passed ? "\u{1B}[1;32m" : "\u{1B}[1;31m") + verdict + "\u{1B}[0m" : verdict)")
+        return lines.joined(separator: "\n")
     }
 }
 
-extension DefaultLab {
-    /// The same experiment in network namespaces: client — middlebox — server on real veths, our stack
-    /// on both ends, real time.
-    func runInNamespaces(outputDirectory: String?) throws -> Outcome {
-        let mac = { (n: Int) in "02:00:00:00:00:0\(n)" }
-        let plan = LabPlan(
-            name: "handshake",
-            nodes: [
-                .init(name: "client", role: .client, interfaces: [InterfaceSpec(name: "eth0", mac: mac(1), address: "198.18.0.1/24")]),
-                .init(name: "mbox", role: .middlebox,
-                      interfaces: [InterfaceSpec(name: "eth0", mac: mac(3), address: nil), InterfaceSpec(name: "eth1", mac: mac(4), address: nil)]),
-                .init(name: "server", role: .server, interfaces: [InterfaceSpec(name: "eth0", mac: mac(2), address: "198.18.0.2/24")]),
-            ],
-            links: [LabPlan.Link(("client", "eth0"), ("mbox", "eth0")), LabPlan.Link(("mbox", "eth1"), ("server", "eth0"))],
-            steps: [
-                .init(at: .zero, node: "server", "listen", saveAs: "l") { $0.port = 80; $0.backlog = 128 },
-                .init(at: .milliseconds(100), node: "client", "connect", saveAs: "c") { $0.to = "198.18.0.2:80" },
-                .init(at: .milliseconds(300), node: "server", "accept", socket: "l", saveAs: "a"),
-                .init(at: .milliseconds(400), node: "client", "send", socket: "c") { $0.data = "hello" },
-                .init(at: .milliseconds(600), node: "server", "recv", socket: "a"),
-                .init(at: .milliseconds(700), node: "client", "close", socket: "c"),
-                .init(at: .milliseconds(900), node: "server", "close", socket: "a"),
-                .init(at: .milliseconds(1100), node: "client", "counters"),
-            ],
-            seed: seed)
-        let stamp = Int(Date().timeIntervalSince1970)
-        let dir = outputDirectory ?? "runs/\(stamp)-handshake"
-        let result = try LabRun(plan: plan, outputDirectory: dir).run()
-        var lines = ["TCPLab default lab (network namespaces: client — mbox — server, seed \(seed))", ""]
-        for e in result.events where e.kind == "segment" && e.dir == "out" && (e.node == "client" || e.node == "server") {
-            let other = e.node == "client" ? "server" : "client"
-            lines.append("\(Self.stamp(e.t)) \(e.node.padding(6)) > \(other.padding(6)) \(e.src ?? "") > \(e.dst ?? ""): \(e.tcpdump ?? "")")
-        }
-        for e in result.events where e.kind == "drop" && e.node == "mbox" {
-            lines.append("\(Self.stamp(e.t)) mbox dropped \(e.tcpdump ?? "a frame") (\(e.reason ?? ""))")
-        }
-        lines.append("")
-        for e in result.events where e.kind == "state" {
-            lines.append("\(e.node) sk\(e.socket ?? 0): \(e.from ?? "") -> \(e.to ?? "") (\(e.cause ?? ""))")
-        }
-        let recv = result.stepReplies.first { $0.op == "recv" }?.reply.data
-        let checks: [(String, Bool)] = [
-            ("client reaches ESTABLISHED", result.states("client").contains { $0.to == "ESTABLISHED" }),
-            ("accept() returns the child", result.stepReplies.first { $0.op == "accept" }?.reply.socket != nil),
-            ("server reads \"hello\"", recv == "hello"),
-            ("client in TIME_WAIT after the close", result.states("client").last?.to == "TIME_WAIT"),
-        ]
-        lines.append("")
-        for (text, ok) in checks { lines.append("\(ok ? "PASS" : "FAIL")  \(text)") }
-        lines.append("")
-        lines.append("pcaps: \(result.pcaps.joined(separator: " "))")
-        let passed = checks.allSatisfy(\.1)
-        lines.append("verdict: \(passed ? "pass" : "fail")")
-        return Outcome(report: lines.joined(separator: "\n"), passed: passed)
-    }
+extension Backend: ExpressibleByArgument {}
 
-    static func stamp(_ t: Int64) -> String {
-        "\(t / 1_000_000_000).\(String(t % 1_000_000_000 / 1000).leftPad(6))"
+/// Finds a topology: as given, else under the package root (beside the build directory), else the
+/// shipped one by name (`tcplab run third-ack-lost`).
+func resolveTopology(_ file: String) -> String {
+    let fm = FileManager.default
+    if fm.fileExists(atPath: file) { return file }
+    var candidates: [String] = []
+    let exe = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath()
+    var dir = exe.deletingLastPathComponent()
+    for _ in 0..<5 {
+        candidates.append(dir.appendingPathComponent(file).path)
+        candidates.append(dir.appendingPathComponent("Topologies/\(file)").path)
+        candidates.append(dir.appendingPathComponent("Topologies/\(file).yaml").path)
+        dir = dir.deletingLastPathComponent()
     }
+    candidates.insert("Topologies/\(file).yaml", at: 0)
+    candidates.insert("Topologies/\(file)", at: 0)
+    return candidates.first { fm.fileExists(atPath: $0) } ?? file
 }
 
-extension String {
-    func padding(_ n: Int) -> String { count >= n ? self : self + String(repeating: " ", count: n - count) }
-    func leftPad(_ n: Int) -> String { count >= n ? self : String(repeating: "0", count: n - count) + self }
+/// "running: 3.0 s of 8.0 s (5.0 s to go)" on stderr while a real-time lab runs (terminals only).
+final class Progress: @unchecked Sendable {
+    private let total: Double
+    private let enabled: Bool
+    private let lock = NSLock()
+    private var startedAt: Date?
+    private var done = false
+    private var thread: Thread?
+
+    init(total: Double, enabled: Bool) {
+        self.total = total
+        self.enabled = enabled && isatty(STDERR_FILENO) != 0
+    }
+
+    func start() {
+        guard enabled else { return }
+        lock.lock()
+        startedAt = Date()
+        lock.unlock()
+        let t = Thread { [self] in
+            while true {
+                lock.lock()
+                let finished = done
+                let begun = startedAt
+                lock.unlock()
+                if finished { break }
+                if let begun {
+                    let elapsed = Date().timeIntervalSince(begun)
+                    let line = String(format: "\r  running: %.1f s of %.1f s (%.1f s to go)  ", elapsed, total, max(0, total - elapsed))
+                    FileHandle.standardError.write(Data(line.utf8))
+                }
+                Thread.sleep(forTimeInterval: 0.25)
+            }
+        }
+        thread = t
+        t.start()
+    }
+
+    func stop() {
+        lock.lock()
+        let wasRunning = startedAt != nil && !done
+        done = true
+        lock.unlock()
+        if wasRunning && enabled {
+            Thread.sleep(forTimeInterval: 0.3)
+            FileHandle.standardError.write(Data("\r\u{1B}[K".utf8))
+        }
+    }
 }

@@ -6,7 +6,11 @@ struct TCPLab: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "tcplab",
         abstract: "A lab for the TCP three-way handshake: run an experiment, watch every segment and state change.",
-        subcommands: [Run.self, Clean.self],
+        discussion: """
+        Exit status: 0 the run passed, 1 an expectation failed, 2 bad input (the topology or the \
+        arguments), 3 the lab itself failed.
+        """,
+        subcommands: [Run.self, Validate.self, Up.self, Down.self, Clean.self, Plugins.self, LadderCommand.self, Graph.self, Schema.self],
         defaultSubcommand: Run.self
     )
 }

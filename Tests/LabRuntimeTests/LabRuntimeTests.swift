@@ -91,25 +91,40 @@ struct LabRuntimeTests {
         #expect(leftovers(run: run.runID).isEmpty)
     }
 
-    /// SIGTERM (or Ctrl-C) during a run: the run stops at once with `interrupted` and tears down.
+    /// SIGTERM (as Ctrl-C would send SIGINT) to a running `tcplab run`: it stops at once, says it was
+    /// interrupted, and leaves no namespace, link, worker or ledger entry behind. Run in a child process,
+    /// because a signal to this process would stop every lab the other suites are running.
     @Test func sigtermTearsTheLabDown() throws {
-        let plan = Plans.throughMiddlebox(steps: Plans.handshakeSteps() + [LabPlan.Step(at: .seconds(5), node: "client", "counters")])
-        let run = LabRun(plan: plan, outputDirectory: Plans.outputDirectory("sigterm"))
-        var pids: [Int32] = []
-        let started = Date()
-        #expect {
-            _ = try run.run { r in
-                pids = Array(r.workerPIDs.values)
-                raise(SIGTERM)
-            }
-        } throws: { error in
-            guard case LabError.interrupted(SIGTERM) = error else { return false }
-            return true
+        let tcplab = URL(fileURLWithPath: LabRun.defaultWorkerPath()).deletingLastPathComponent().appendingPathComponent("tcplab").path
+        try #require(FileManager.default.isExecutableFile(atPath: tcplab), "tcplab is built with the tests")
+        let out = Plans.outputDirectory("sigterm")
+        let child = Process()
+        child.executableURL = URL(fileURLWithPath: tcplab)
+        child.arguments = ["run", "--backend", "netns", "--out", out, topologyPath("third-ack-lost.yaml")]
+        let output = Pipe()
+        child.standardOutput = output
+        child.standardError = output
+        try child.run()
+        // The child's ledger file names its run: /run/tcplab/ledger/<run>.<pid>.jsonl.
+        var run: String?
+        for _ in 0..<500 where run == nil {
+            let files = (try? FileManager.default.contentsOfDirectory(atPath: "/run/tcplab/ledger")) ?? []
+            run = files.first { $0.hasSuffix(".\(child.processIdentifier).jsonl") }.map { String($0.split(separator: ".")[0]) }
+            usleep(10_000)
         }
-        #expect(Date().timeIntervalSince(started) < 4, "the run should stop at the signal, not at its end")
-        try? FileManager.default.removeItem(atPath: run.outputDirectory)
-        #expect(leftovers(run: run.runID).isEmpty)
-        for pid in pids { #expect(kill(pid, 0) != 0, "worker \(pid) still running") }
+        let runID = try #require(run, "the child never recorded a lab in the ledger")
+        usleep(1_500_000)
+        let started = Date()
+        kill(child.processIdentifier, SIGTERM)
+        child.waitUntilExit()
+        let text = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        #expect(Date().timeIntervalSince(started) < 5, "tcplab should stop at the signal")
+        #expect(child.terminationStatus == 3, "exit status \(child.terminationStatus): \(text)")
+        #expect(text.contains("interrupted by signal 15"), "\(text)")
+        #expect(leftovers(run: runID).isEmpty)
+        let ledgers = (try? FileManager.default.contentsOfDirectory(atPath: "/run/tcplab/ledger")) ?? []
+        #expect(!ledgers.contains { $0.hasPrefix(runID + ".") })
+        try? FileManager.default.removeItem(atPath: out)
     }
 
     @Test func aKilledWorkerLeavesNothingBehind() throws {

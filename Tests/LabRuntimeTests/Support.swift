@@ -85,3 +85,9 @@ func removeUnlessKept(_ directory: String) {
     }
     try? FileManager.default.removeItem(atPath: directory)
 }
+
+/// A shipped topology file, found from this source file's place in the repository.
+func topologyPath(_ name: String, file: String = #filePath) -> String {
+    URL(fileURLWithPath: file).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+        .appendingPathComponent("Topologies").appendingPathComponent(name).path
+}
