@@ -23,6 +23,11 @@ public final class LabRun {
     public var capturePackets = true
     /// Extra plugin directories for the workers (`--plugin-path`).
     public var pluginPath: [String] = []
+    /// Called on the coordinator's thread for every event as it arrives during the run, with `t` in
+    /// nanoseconds since the start (negative while the lab is still coming up).
+    public var onEvent: ((LabEvent) -> Void)?
+    /// CLOCK_MONOTONIC of the start, once the steps begin.
+    private var startTime: Int64?
 
     private var workers: [String: WorkerProcess] = [:]
     private var network: LabNetwork?
@@ -100,6 +105,7 @@ public final class LabRun {
 
     private func drive() throws -> LabResult {
         let start = monotonic()
+        startTime = start
         var handles: [String: Int32] = [:]
         var replies: [(node: String, op: String, reply: ControlReply)] = []
         for step in plan.steps {
@@ -141,7 +147,16 @@ public final class LabRun {
     }
 
     private func collect() {
-        for w in workers.values { events += w.takeEvents() }
+        var fresh: [LabEvent] = []
+        for w in workers.values { fresh += w.takeEvents() }
+        events += fresh
+        guard let onEvent, !fresh.isEmpty else { return }
+        // Workers report in batches: order what arrived together by time before showing it.
+        let base = startTime ?? monotonic()
+        for var e in fresh.sorted(by: { $0.t < $1.t }) {
+            e.t -= base
+            onEvent(e)
+        }
     }
 
     /// Sleeps on the real clock until `deadline`, collecting events and watching for interrupts and

@@ -16,6 +16,8 @@ public struct RunOptions: Sendable {
     /// The `tcplab-worker` executable (netns); nil: LabRun's default search.
     public var workerPath: String?
     public var policies: PolicyCatalog
+    /// Netns: every event as it happens (t since the start). Sim runs in virtual time, all at once.
+    public var onEvent: (@Sendable (LabEvent) -> Void)?
 
     public init(backend: Backend, seed: UInt64? = nil, outputDirectory: String? = nil, runID: String? = nil, workerPath: String? = nil,
                 policies: PolicyCatalog = .shared) {
@@ -71,6 +73,7 @@ public enum TopologyRunner {
             let plan = topology.labPlan(seed: seed)
             let run = LabRun(plan: plan, runID: options.runID ?? LabNames.randomRunID(), outputDirectory: dir, workerPath: options.workerPath)
             run.pluginPath = options.policies.pluginPath
+            run.onEvent = options.onEvent
             let result = try run.run { r in started?(r.runID) }
             // The plan's steps are the topology's expanded steps, in the same order; replies follow them.
             let steps = topology.expandedSteps

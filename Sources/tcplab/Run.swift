@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import LabControl
 import LabCoordinator
 import LabNetlink
 import LabReport
@@ -63,15 +64,20 @@ struct Run: ParsableCommand {
             Terminal.error("the netns backend needs root (CAP_NET_ADMIN and CAP_SYS_ADMIN); run as root, or use --backend sim")
             throw ExitCode(Status.labError)
         }
-        let options = RunOptions(backend: chosen, seed: seed, outputDirectory: out, policies: catalog)
+        var options = RunOptions(backend: chosen, seed: seed, outputDirectory: out, policies: catalog)
+        if chosen == .netns && !json {
+            // Events as they happen; the full trace, the ladder and the verdict follow at the end.
+            options.onEvent = { e in
+                guard let line = Run.liveLine(e) else { return }
+                print("\(Terminal.stamp(e.t))  \(line)")
+            }
+        }
         if !json {
             for p in preface { print(p) }
             print("\(topology.name): \(chosen == .sim ? "LabSim (virtual time)" : "network namespaces (real time)"), seed \(options.seed ?? topology.seed ?? 1), \(topology.duration) of lab time")
             if let first = topology.description.split(separator: "\n").first { print("  \(first)\(topology.description.contains("\n") ? " …" : "")") }
             print("")
-            if chosen == .netns {
-                print("(the workers' events are printed when the run ends: LabRun collects them and returns them together)")
-            }
+
         }
         let progress = Progress(total: topology.duration.seconds, enabled: chosen == .netns && !json)
         let report: RunReport
@@ -90,6 +96,22 @@ struct Run: ParsableCommand {
             print(render(report))
         }
         if !report.passed { throw ExitCode(Status.failed) }
+    }
+
+    /// One line for an event worth seeing live: segments each node sends, drops, state changes, errors.
+    static func liveLine(_ e: LabEvent) -> String? {
+        switch e.kind {
+        case "segment" where e.dir == "out":
+            return "\(e.node) > \(e.dst ?? "")  \(e.tcpdump ?? "")\(e.retransmission.map { " (retransmission \($0))" } ?? "")"
+        case "drop" where e.node != "client" && e.node != "server" || e.droppedBy != nil:
+            return "\(e.node) drops \(e.tcpdump ?? "a frame") (\(e.reason ?? e.droppedBy ?? ""))"
+        case "state":
+            return "\(e.node) \(e.from ?? "") -> \(e.to ?? "") (\(e.cause ?? ""))"
+        case "error":
+            return "\(e.node) \(e.error ?? "") \(e.message ?? "")"
+        default:
+            return nil
+        }
     }
 
     func render(_ r: RunReport) -> String {
