@@ -29,6 +29,7 @@ let package = Package(
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         .package(url: "https://github.com/jpsim/Yams", from: "5.0.1"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
     ],
     targets: [
         // Wire formats: Ethernet, ARP, IPv4, TCP and its options, checksums, SequenceNumber,
@@ -55,6 +56,12 @@ let package = Package(
         .target(name: "CLabSys"),
         // Named namespaces, veth pairs, link settings, addresses, offloads and the cleanup ledger.
         .target(name: "LabNetlink", dependencies: ["CNetlink", "CLabSys", "TCPWire"]),
+        // libsystemd through pkg-config, for LabJournal: sd_journal_sendv and the sd_journal reader.
+        .systemLibrary(name: "CSystemd", pkgConfig: "libsystemd", providers: [.apt(["libsystemd-dev"])]),
+        // The journald trail of a run: writer (detection, fallback file), reader, swift-log handler.
+        .target(name: "LabJournal", dependencies: ["CSystemd", "LabControl", .product(name: "Logging", package: "swift-log")]),
+        // Writes journal records from its own process: the tests run it inside a network namespace.
+        .executableTarget(name: "tcplab-journal-helper", dependencies: ["CLabSys", "LabControl", "LabJournal"]),
         // The plugin C ABI (tcplab_plugin.h): the only thing the engine side and a plugin share.
         .target(name: "CTCPLabPlugin"),
         // Write a plugin as a Swift type and export it in one line. Depends on the C header only, never
@@ -83,18 +90,20 @@ let package = Package(
             name: "tcplab",
             dependencies: [
                 "LabSim", "TCPEngine", "TCPWire", "LabCoordinator", "LabControl", "LabNetlink",
-                "LabTopology", "LabReport", "TCPPluginHost",
+                "LabTopology", "LabReport", "TCPPluginHost", "LabJournal",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
         // Load generators in C for the lab benchmarks (the kernel baseline and the middlebox rate).
         .executableTarget(name: "tcplab-kload"),
         // Release-build benchmarks: `swift run -c release tcplab-bench`.
-        .executableTarget(name: "tcplab-bench", dependencies: ["LabCoordinator", "LabControl", "LabNetlink", "TCPWire", "TCPEngine", "LabSim", "TCPPolicy", "TCPPluginHost"], swiftSettings: hotPath),
+        .executableTarget(name: "tcplab-bench", dependencies: ["LabJournal", "LabCoordinator", "LabControl", "LabNetlink", "TCPWire", "TCPEngine", "LabSim", "TCPPolicy", "TCPPluginHost"], swiftSettings: hotPath),
         .testTarget(name: "TCPWireTests", dependencies: ["TCPWire"], exclude: ["Fixtures"]),
         .testTarget(name: "LabRuntimeTests", dependencies: ["LabCoordinator", "LabControl", "LabNetlink", "TCPPolicy"]),
         .testTarget(name: "TCPEngineTests", dependencies: ["TCPEngine", "LabSim", "TCPWire"]),
         .testTarget(name: "LabNetlinkTests", dependencies: ["LabNetlink", "TCPWire"]),
+        .testTarget(name: "LabJournalTests", dependencies: ["LabJournal", "LabControl", "tcplab-journal-helper",
+                                                          .product(name: "Logging", package: "swift-log")]),
         .testTarget(name: "LabTopologyTests", dependencies: ["LabTopology", "LabReport", "LabCoordinator", "LabControl", "LabNetlink", "TCPEngine"]),
         .testTarget(name: "LabReportTests", dependencies: ["LabReport", "TCPWire"]),
         // Plugins in LabSim; the test builds the plugin products it loads if they are missing.

@@ -35,9 +35,15 @@ public struct RunReport: Sendable {
     }
 
     public func ladder(fold: Int64? = Ladder.defaultFold) -> Ladder {
+        let title = "\(topology.name) — \(record.backend == .sim ? "LabSim (virtual time)" : "network namespaces"), seed \(record.seed)"
+        return Self.ladder(events: record.events, lifelines: lifelines, title: title, fold: fold)
+    }
+
+    /// The ladder of a run's events (from a live run, or read back from the journal by `tcplab logs`).
+    public static func ladder(events: [LabEvent], lifelines: [Ladder.Lifeline], title: String, fold: Int64? = Ladder.defaultFold) -> Ladder {
         var segments: [TraceSegment] = []
         var states: [TraceState] = []
-        for (k, e) in record.events.enumerated() {
+        for (k, e) in events.enumerated() {
             switch e.kind {
             case "segment" where e.dir == "in" || e.dir == "out":
                 if var s = trace(e) { s.order = k; segments.append(s) }
@@ -63,11 +69,10 @@ public struct RunReport: Sendable {
                 break
             }
         }
-        let title = "\(topology.name) — \(record.backend == .sim ? "LabSim (virtual time)" : "network namespaces"), seed \(record.seed)"
         return Ladder.build(title: title, lifelines: lifelines, segments: segments, states: states, foldGapsLongerThan: fold)
     }
 
-    func trace(_ e: LabEvent) -> TraceSegment? {
+    static func trace(_ e: LabEvent) -> TraceSegment? {
         guard let src = e.src, let dst = e.dst, let flags = e.flags, let seq = e.seq else { return nil }
         return TraceSegment(t: e.t, node: e.node, dir: e.kind == "drop" ? "drop" : e.dir ?? "", src: src, dst: dst, flags: flags, seq: seq,
                             ack: e.ack, win: Int(e.win ?? 0), len: e.len ?? 0, options: e.options, droppedBy: e.droppedBy)

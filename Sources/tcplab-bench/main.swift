@@ -14,6 +14,7 @@ let benchmarks: [(name: String, run: () -> Void)] = [
     ("engine-half-open", EngineBenchmark.halfOpenMemory),
     ("engine-synack-story", EngineBenchmark.synAckStory),
     ("plugins", PluginBenchmark.run),
+    ("journal", JournalBenchmark.run),
 ]
 
 let requested = Set(CommandLine.arguments.dropFirst())

@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import LabControl
 import LabCoordinator
+import LabJournal
 import LabNetlink
 import LabReport
 import LabTopology
@@ -64,7 +65,9 @@ struct Run: ParsableCommand {
             Terminal.error("the netns backend needs root (CAP_NET_ADMIN and CAP_SYS_ADMIN); run as root, or use --backend sim")
             throw ExitCode(Status.labError)
         }
-        var options = RunOptions(backend: chosen, seed: seed, outputDirectory: out, policies: catalog)
+        // The run directory is fixed now: the journal's fallback file lives in it.
+        let directory = out ?? TopologyRunner.defaultOutputDirectory(for: topology.name)
+        var options = RunOptions(backend: chosen, seed: seed, outputDirectory: directory, policies: catalog)
         if chosen == .netns && !json {
             // Events as they happen; the full trace, the ladder and the verdict follow at the end.
             options.onEvent = { e in
@@ -81,13 +84,28 @@ struct Run: ParsableCommand {
         }
         let progress = Progress(total: topology.duration.seconds, enabled: chosen == .netns && !json)
         let report: RunReport
+        var journal: RunJournal?
+        let nodes = Dictionary(uniqueKeysWithValues: topology.nodes.map {
+            ($0.name, NodeInfo(role: $0.role.rawValue, plugins: $0.policies.filter { !$0.isLinux }.map { "\($0.kind)=\($0.name)" }))
+        })
         do {
-            report = try TopologyRunner.run(topology, options: options) { _ in progress.start() }
+            report = try TopologyRunner.run(topology, options: options) { id in
+                // Every run leaves a trail in the journal (or, without journald, in journal.jsonl).
+                journal = RunJournal(run: RunInfo(runID: id, topology: topology.name, directory: directory, nodes: nodes,
+                                                  backend: chosen.rawValue, seed: options.seed ?? topology.seed ?? 1))
+                if let notice = journal?.notice, !json { Terminal.error(notice) }
+                progress.start()
+            }
             progress.stop()
         } catch {
             progress.stop()
             Terminal.error("lab error: \(error)")
             throw ExitCode(Status.labError)
+        }
+        if let journal {
+            journal.log(report.record.events)
+            let written = journal.finish(verdict: report.passed ? "pass" : "fail")
+            for n in written.notices where n != journal.notice { Terminal.error(n) }
         }
         if json {
             FileHandle.standardOutput.write(report.json())

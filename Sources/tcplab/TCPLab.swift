@@ -10,7 +10,7 @@ struct TCPLab: ParsableCommand {
         Exit status: 0 the run passed, 1 an expectation failed, 2 bad input (the topology or the \
         arguments), 3 the lab itself failed.
         """,
-        subcommands: [Run.self, Validate.self, Up.self, Down.self, Clean.self, Plugins.self, LadderCommand.self, Graph.self, Schema.self],
+        subcommands: [Run.self, Validate.self, Up.self, Down.self, Clean.self, Plugins.self, LadderCommand.self, Graph.self, Schema.self, Logs.self, Runs.self],
         defaultSubcommand: Run.self
     )
 }
