@@ -103,6 +103,9 @@ public final class LabRun {
         }
     }
 
+    /// Nodes a `stop` step took down: their worker's end is expected, not a failure.
+    private var stoppedNodes: Set<String> = []
+
     private func drive() throws -> LabResult {
         let start = monotonic()
         startTime = start
@@ -111,6 +114,22 @@ public final class LabRun {
         for step in plan.steps {
             try sleep(until: start + step.at.nanoseconds)
             guard let w = workers[step.node] else { continue }
+            if step.command.op == "stop" {
+                // The node vanishes at once, as a machine that loses power: SIGKILL, no goodbye. (A kernel
+                // node's process exit still closes its sockets, as Linux does for any dying process.)
+                stoppedNodes.insert(step.node)
+                kill(w.pid, SIGKILL)
+                w.process.waitUntilExit()
+                replies.append((step.node, "stop", ControlReply(id: 0, ok: true)))
+                continue
+            }
+            if stoppedNodes.contains(step.node) {
+                var r = ControlReply(id: 0, ok: false)
+                r.error = "node \(step.node) is stopped"
+                replies.append((step.node, step.command.op, r))
+                if step.mustSucceed { throw LabError.stepFailed(node: step.node, op: step.command.op, error: r.error!) }
+                continue
+            }
             var command = step.command
             if let name = step.socket {
                 guard let s = handles["\(step.node):\(name)"] else {
@@ -130,7 +149,7 @@ public final class LabRun {
         }
         try sleep(until: start + plan.duration.nanoseconds)
         var counters: [String: [String: Int]] = [:]
-        for node in plan.nodes where node.role != .kernelClient && node.role != .kernelServer {
+        for node in plan.nodes where node.role != .kernelClient && node.role != .kernelServer && !stoppedNodes.contains(node.name) {
             counters[node.name] = (try? workers[node.name]!.call(ControlCommand(id: 0, op: "counters")))?.counters ?? [:]
         }
         for w in workers.values { w.stop() }
@@ -165,7 +184,7 @@ public final class LabRun {
         while true {
             collect()
             try Interrupts.check(since: signalBaseline)
-            for (name, w) in workers where w.exited || !w.process.isRunning {
+            for (name, w) in workers where (w.exited || !w.process.isRunning) && !stoppedNodes.contains(name) {
                 throw LabError.workerDied(node: name, detail: deathDetail(name, w))
             }
             let now = monotonic()

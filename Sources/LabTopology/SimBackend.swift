@@ -77,8 +77,24 @@ struct SimBackend {
         // The steps, at their times.
         var sockets: [String: [String: SocketID]] = [:]
         var replies: [RunRecord.StepReply] = []
+        /// Stopped nodes and when: from then on nothing reaches or leaves them, and they record nothing.
+        var stopped: [String: Instant] = [:]
         for step in t.expandedSteps {
             sim.run(until: .zero + step.at)
+            if case .stop = step.operation {
+                stopped[step.node] = sim.now
+                let gone = Set(stopped.keys)
+                sim.links[0].dropHook = { f in gone.contains(f.from) || gone.contains(f.to) ? "node stopped" : nil }
+                replies.append(.init(node: step.node, op: "stop", at: step.at, saveAs: nil, reply: ControlReply(id: 0, ok: true),
+                                     call: step.operation.callText))
+                continue
+            }
+            if stopped[step.node] != nil {
+                var r = ControlReply(id: 0, ok: false)
+                r.error = "node \(step.node) is stopped"
+                replies.append(.init(node: step.node, op: step.operation.op, at: step.at, saveAs: nil, reply: r, call: step.operation.callText))
+                continue
+            }
             guard let host = hosts[step.node] else {
                 var r = ControlReply(id: 0, ok: true)
                 if case .counters = step.operation, let box, box.name == step.node { r.counters = boxCounters(sim, box: box, aName: a.name) }
@@ -99,12 +115,15 @@ struct SimBackend {
         // Events as the workers record them, plus the middlebox's drops.
         var events: [(Int, LabEvent)] = []
         for (k, r) in sim.records.enumerated() {
+            // A stopped node records nothing after its stop (its simulated host keeps running, unseen).
+            if let t = stopped[r.host], r.event.time > t { continue }
             if let e = LabEvent.from(r.event, node: r.host) { events.append((k, e)) }
         }
         if let box {
             let names = box.interfaces.map(\.name)
             let ia = t.directionIndex(box, from: a.name) ?? 0
-            for (k, f) in sim.frames.enumerated() where f.droppedBy != nil {
+            // Frames a stopped node would have sent never existed; those sent to it are lost.
+            for (k, f) in sim.frames.enumerated() where f.droppedBy != nil && stopped[f.from] == nil {
                 guard let s = f.frame.tcpSegment else { continue }
                 var e = LabEvent.segment(t: f.time.nanoseconds, node: box.name, dir: "through", SegmentRecord(s), droppedBy: f.droppedBy)
                 e.kind = "drop"
@@ -187,6 +206,8 @@ struct SimBackend {
                 reply.counters = Dictionary(uniqueKeysWithValues: host.counters.nonZero.map { ($0.0.name, $0.1) })
             case .state:
                 reply.state = host.state(of: try socket()).map { "\($0)" }
+            case .stop:
+                break  // handled by the step loop
             }
         } catch let e as SocketError {
             reply = ControlReply(id: 1, ok: false)

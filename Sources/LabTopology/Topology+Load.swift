@@ -15,7 +15,7 @@ extension Topology {
     static let matchKeys = ["flags", "len", "sport", "dport", "arp"]
     static let stepKeys = ["at", "after", "node", "as", "socket", "may-fail"]
     static let operations = ["listen", "connect", "accept", "send", "recv", "close", "shutdown", "setsockopt", "sysctl",
-                             "counters", "state", "wait"]
+                             "counters", "state", "wait", "stop"]
     static let policyKinds = ["isn", "accept-queue", "delayed-ack"]
     static let socketOptionNames = ["SO_REUSEADDR", "SO_KEEPALIVE", "SO_RCVBUF", "SO_SNDBUF", "SO_LINGER", "TCP_DEFER_ACCEPT",
                                     "TCP_QUICKACK", "TCP_SYNCNT", "TCP_MAXSEG", "TCP_USER_TIMEOUT", "TCP_KEEPIDLE", "TCP_KEEPINTVL",
@@ -612,6 +612,7 @@ struct Loader {
         case "close": return noArgument(.close)
         case "counters": return noArgument(.counters)
         case "state": return noArgument(.state)
+        case "stop": return noArgument(.stop)
         case "send":
             guard let s = reader.string(v, "send (the bytes to send, as text)") else { return [] }
             return [.send(s)]

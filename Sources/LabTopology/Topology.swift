@@ -92,6 +92,9 @@ public struct Topology: Sendable {
         case sysctl(name: String, value: Int)
         case counters
         case state
+        /// The node vanishes: its worker (or simulated host) stops at once, as a machine that crashes or
+        /// loses power — no FIN, no RST (a kernel node's process exit closes its sockets, as Linux does).
+        case stop
 
         public var op: String {
             switch self {
@@ -106,6 +109,7 @@ public struct Topology: Sendable {
             case .sysctl: "sysctl"
             case .counters: "counters"
             case .state: "state"
+            case .stop: "stop"
             }
         }
 
@@ -123,6 +127,7 @@ public struct Topology: Sendable {
             case let .sysctl(name, value): "sysctl \(name) = \(value)"
             case .counters: "counters"
             case .state: "state"
+            case .stop: "stop the node"
             }
         }
 

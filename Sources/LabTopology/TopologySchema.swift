@@ -95,7 +95,7 @@ public enum TopologySchema {
                                                            "address": ["type": "string"]] as [String: Any]] as [String: Any]]],
                 "connect": ["oneOf": [endpoint, ["type": "object", "additionalProperties": false, "required": ["to"],
                                                  "properties": ["to": endpoint, "local-port": port]] as [String: Any]]],
-                "accept": none, "recv": none, "close": none, "counters": none, "state": none,
+                "accept": none, "recv": none, "close": none, "counters": none, "state": none, "stop": none,
                 "send": ["type": "string"], "shutdown": ["enum": ["read", "write", "both"]],
                 "setsockopt": sockopts, "sysctl": sysctl, "wait": ref("duration"),
             ] as [String: Any],
