@@ -482,6 +482,17 @@ public final class HostHarness {
         return try host.send(socket, Array(text.utf8), at: now)
     }
 
+    @discardableResult
+    public func send(_ socket: SocketID, _ bytes: [UInt8]) throws(SocketError) -> Int {
+        defer { collect() }
+        return try host.send(socket, bytes, at: now)
+    }
+
+    public func shutdown(_ socket: SocketID, _ how: ShutdownHow) throws(SocketError) {
+        defer { collect() }
+        try host.shutdown(socket, how, at: now)
+    }
+
     public func receive(_ socket: SocketID, max: Int = Int.max) throws(SocketError) -> [UInt8] {
         defer { collect() }
         return try host.receive(socket, max: max, at: now)

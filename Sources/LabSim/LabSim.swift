@@ -41,17 +41,35 @@ public final class LabSim {
 
     private var rng: SplitMix64
     /// Frames on the wire, sorted by (arrival, order); `inFlightHead` is the first not yet delivered.
-    private var inFlight: [(at: Instant, order: UInt64, host: Int, interface: Int, frame: InFlight)] = []
+    /// A delivered entry's frame is moved out (its slot left nil), never copied.
+    private var inFlight: [Pending] = []
 
-    /// A frame on the wire: parsed, or raw bytes when an impairment changed them.
+    struct Pending {
+        var at: Instant
+        var order: UInt64
+        var host: Int
+        var interface: Int
+        var frame: InFlight?
+    }
+
+    /// A frame on the wire: as the host sent it (moved, not copied), or raw bytes when an impairment
+    /// changed them.
     enum InFlight {
-        case frame(Frame)
+        case frame(OutgoingFrame)
         case bytes([UInt8])
     }
     private var inFlightHead = 0
     private var order: UInt64 = 0
-    /// (host, interface) → link index.
-    private var attachment: [Int: [Int: Int]] = [:]
+    /// [host × maxInterfaces + interface] → link index, or -1 when nothing is plugged in.
+    private var attachment: [Int] = []
+    private static let maxInterfaces = 16
+    /// The hosts without reference counting (`hosts` keeps them alive): the per-frame path touches them
+    /// several times.
+    private var hostRefs: [Unmanaged<Host>] = []
+    /// A spare outbox buffer, swapped with a host's so frames move out without copies.
+    private var scratch: [OutgoingFrame] = []
+    /// Each host's `nextDeadline` as of its last collection (`run` refreshes them all first).
+    private var deadlines: [Instant] = []
 
     public init(seed: UInt64 = 1) { rng = SplitMix64(seed: seed) }
 
@@ -59,6 +77,9 @@ public final class LabSim {
     @discardableResult
     public func add(_ host: Host) -> Host {
         hosts.append(host)
+        hostRefs.append(Unmanaged.passUnretained(host))
+        attachment += [Int](repeating: -1, count: Self.maxInterfaces)
+        deadlines.append(host.nextDeadline)
         host.recordsEvents = recording
         return host
     }
@@ -72,10 +93,15 @@ public final class LabSim {
         let ai = index(of: a), bi = index(of: b)
         let link = SimLink(a: (ai, aInterface), b: (bi, bInterface), aToB: aToB, bToA: bToA, seed: rng.next())
         links.append(link)
-        attachment[ai, default: [:]][aInterface] = links.count - 1
-        attachment[bi, default: [:]][bInterface] = links.count - 1
+        attach(ai, aInterface, links.count - 1)
+        attach(bi, bInterface, links.count - 1)
         if capturing { captures.append(PcapWriter().fileHeader()) }
         return link
+    }
+
+    private func attach(_ host: Int, _ interface: Int, _ link: Int) {
+        precondition(interface < Self.maxInterfaces, "LabSim supports interfaces 0..<\(Self.maxInterfaces) per host")
+        attachment[host * Self.maxInterfaces + interface] = link
     }
 
     public func host(named name: String) -> Host? { hosts.first { $0.name == name } }
@@ -88,62 +114,96 @@ public final class LabSim {
     /// Collects what the hosts have sent and recorded since the last step (call after using a host's
     /// socket API directly; `run` does it by itself).
     public func collect() {
-        for (i, h) in hosts.enumerated() {
-            if recording {
-                for e in h.takeEvents() { records.append(SimRecord(host: h.name, event: e)) }
-            } else if !h.events.isEmpty {
-                h.events.removeAll(keepingCapacity: true)
-            }
-            if h.outbox.isEmpty { continue }
-            // Iterate in place and keep the buffer: no copy of the outbox per step.
-            for out in h.outbox { transmit(from: i, out) }
-            h.outbox.removeAll(keepingCapacity: true)
-        }
+        for i in hosts.indices { collect(i) }
     }
 
-    private func transmit(from hostIndex: Int, _ out: OutgoingFrame) {
-        guard let li = attachment[hostIndex]?[out.interface] else { return }  // nothing plugged in
-        let link = links[li]
-        let forward = link.a.host == hostIndex && link.a.interface == out.interface
+    /// Takes host `i`'s events and puts its frames on the links, moving them (the outbox's buffer is
+    /// swapped with a spare one).
+    private func collect(_ i: Int) {
+        hostRefs[i]._withUnsafeGuaranteedRef { collect(i, $0) }
+    }
+
+    private func collect(_ i: Int, _ h: Host) {
+        defer { deadlines[i] = h.nextDeadline }
+        if recording || h.recordsEvents {
+            if !h.events.isEmpty {
+                if recording { for e in h.events { records.append(SimRecord(host: h.name, event: e)) } }
+                h.events.removeAll(keepingCapacity: true)
+            }
+        }
+        // Swapped unconditionally: a swap moves two buffers, where reading `h.outbox` to test it would
+        // retain one.
+        swap(&scratch, &h.outbox)
+        guard !scratch.isEmpty else { return }
+        // Oldest first: reversed, then popped from the back (moves, no copies).
+        scratch.reverse()
+        while let out = scratch.popLast() { transmit(from: i, out) }
+    }
+
+    private func transmit(from hostIndex: Int, _ out: consuming OutgoingFrame) {
+        let interface = out.interface
+        guard interface < Self.maxInterfaces else { return }
+        let li = attachment[hostIndex * Self.maxInterfaces + interface]
+        guard li >= 0 else { return }  // nothing plugged in
+        let link = self.links[li]
+        let forward = link.a.host == hostIndex && link.a.interface == interface
         let to = forward ? link.b : link.a
         if forward { link.sentAToB += 1 } else { link.sentBToA += 1 }
-        let lf = LinkFrame(from: hosts[hostIndex].name, to: hosts[to.host].name, frame: out.frame,
-                           index: forward ? link.sentAToB : link.sentBToA, time: now)
+        if link.hasDropHook, let hook = link.dropHook {
+            let lf = LinkFrame(from: hosts[hostIndex].name, to: hosts[to.host].name, frame: out.frame,
+                               index: forward ? link.sentAToB : link.sentBToA, time: now)
+            if let rule = hook(lf) {
+                record(li, hostIndex, to.host, out.frame, droppedBy: rule)
+                return
+            }
+        }
+        if forward ? link.forwardDelayOnly : link.backwardDelayOnly {
+            // Loss and drop rules only: the same draws as `Impairer.process`, no bytes, no decision array.
+            if forward ? link.forwardDrops : link.backwardDrops {
+                let rules = forward ? link.forwardHasRules : link.backwardHasRules
+                let reason = forward ? link.forward.dropReason(frame: rules ? out.frame : nil)
+                    : link.backward.dropReason(frame: rules ? out.frame : nil)
+                if let reason {
+                    record(li, hostIndex, to.host, out.frame, droppedBy: reason)
+                    return
+                }
+            }
+            if recording || capturing { record(li, hostIndex, to.host, out.frame, droppedBy: nil) }
+            order &+= 1
+            let at = now + (forward ? link.forwardDelay : link.backwardDelay)
+            insert(Pending(at: at, order: order, host: to.host, interface: to.interface, frame: .frame(consume out)))
+            return
+        }
         let impairment = forward ? link.aToB : link.bToA
         // Frames travel parsed inside the simulation; only rate limiting and corruption need the bytes.
         let needsBytes = impairment.rateBitsPerSecond > 0 || impairment.corrupt > 0
         let bytes = needsBytes ? out.frame.serialize() : []
-        var decisions: [ImpairDecision]
-        if let rule = link.dropHook?(lf) {
-            decisions = [.drop(reason: rule)]
-        } else if forward {
-            decisions = link.forward.process(bytes, frame: out.frame, at: now)
-        } else {
-            decisions = link.backward.process(bytes, frame: out.frame, at: now)
-        }
+        let decisions = forward ? link.forward.process(bytes, frame: out.frame, at: now)
+            : link.backward.process(bytes, frame: out.frame, at: now)
         for decision in decisions {
             switch decision {
             case let .drop(reason):
-                record(li, lf, out.frame, droppedBy: reason)
+                record(li, hostIndex, to.host, out.frame, droppedBy: reason)
             case let .deliver(at, delivered, _):
-                record(li, lf, out.frame, droppedBy: nil)
+                record(li, hostIndex, to.host, out.frame, droppedBy: nil)
                 order &+= 1
-                let payload: InFlight = needsBytes && delivered != bytes ? .bytes(delivered) : .frame(out.frame)
-                insert((max(at, now), order, to.host, to.interface, payload))
+                let payload: InFlight = needsBytes && delivered != bytes ? .bytes(delivered) : .frame(copy out)
+                insert(Pending(at: max(at, now), order: order, host: to.host, interface: to.interface, frame: payload))
             }
         }
     }
 
-    private func record(_ li: Int, _ lf: LinkFrame, _ frame: Frame, droppedBy: String?) {
+    private func record(_ li: Int, _ from: Int, _ to: Int, _ frame: Frame, droppedBy: String?) {
         if recording {
-            frames.append(SimFrameRecord(time: now, from: lf.from, to: lf.to, link: li, frame: frame, droppedBy: droppedBy))
+            frames.append(SimFrameRecord(time: now, from: hosts[from].name, to: hosts[to].name, link: li, frame: frame,
+                                         droppedBy: droppedBy))
         }
         if capturing {
             captures[li] += PcapWriter().record(nanoseconds: UInt64(max(now.nanoseconds, 0)), frame: frame.serialize())
         }
     }
 
-    private func insert(_ item: (at: Instant, order: UInt64, host: Int, interface: Int, frame: InFlight)) {
+    private func insert(_ item: consuming Pending) {
         // Kept sorted by (time, order), newest usually last: insertion from the back is O(1) in practice.
         var i = inFlight.count
         while i > inFlightHead && (inFlight[i - 1].at > item.at || (inFlight[i - 1].at == item.at && inFlight[i - 1].order > item.order)) {
@@ -155,7 +215,10 @@ public final class LabSim {
     /// The time of the next thing that will happen: a frame arriving or a host timer.
     public var nextEventTime: Instant {
         var t = inFlightHead < inFlight.count ? inFlight[inFlightHead].at : .never
-        for h in hosts where h.nextDeadline < t { t = h.nextDeadline }
+        for i in hosts.indices {
+            let d = hosts[i].nextDeadline
+            if d < t { t = d }
+        }
         return t
     }
 
@@ -164,14 +227,17 @@ public final class LabSim {
         collect()
         var steps = 0
         while steps < maxSteps {
-            let t = nextEventTime
+            var t = inFlightHead < inFlight.count ? inFlight[inFlightHead].at : .never
+            for d in deadlines where d < t { t = d }
             if t == .never || t > deadline { break }
             step(to: t)
             steps += 1
         }
         if now < deadline { now = deadline }
-        for h in hosts { h.poll(at: now) }
-        collect()
+        for i in hosts.indices {
+            hosts[i].poll(at: now)
+            collect(i)
+        }
     }
 
     /// Runs for `interval` of virtual time.
@@ -185,7 +251,10 @@ public final class LabSim {
     private func step(to t: Instant) {
         now = max(now, t)
         while inFlightHead < inFlight.count, inFlight[inFlightHead].at <= now {
-            let first = inFlight[inFlightHead]
+            var frame: InFlight?
+            swap(&frame, &inFlight[inFlightHead].frame)
+            let host = inFlight[inFlightHead].host
+            let interface = inFlight[inFlightHead].interface
             inFlightHead += 1
             if inFlightHead == inFlight.count {
                 inFlight.removeAll(keepingCapacity: true)
@@ -194,16 +263,19 @@ public final class LabSim {
                 inFlight.removeFirst(inFlightHead)
                 inFlightHead = 0
             }
-            switch first.frame {
-            case let .frame(frame): hosts[first.host].receive(frame: frame, on: first.interface, at: now)
-            case let .bytes(bytes): hosts[first.host].receive(bytes: bytes, on: first.interface, at: now)
+            hostRefs[host]._withUnsafeGuaranteedRef { h in
+                switch frame {
+                case let .frame(f)?: h.receive(frame: f.frame, on: interface, at: now)
+                case let .bytes(b)?: h.receive(bytes: b, on: interface, at: now)
+                case nil: break
+                }
             }
-            collect()
+            collect(host)
         }
-        for h in hosts where h.nextDeadline <= now {
-            h.poll(at: now)
+        for i in deadlines.indices where deadlines[i] <= now {
+            hostRefs[i]._withUnsafeGuaranteedRef { $0.poll(at: now) }
+            collect(i)
         }
-        collect()
     }
 
     /// The pcap bytes captured on `link`.

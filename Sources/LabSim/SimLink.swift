@@ -25,15 +25,48 @@ public typealias DropHook = (LinkFrame) -> String?
 public final class SimLink {
     public let a: (host: Int, interface: Int)
     public let b: (host: Int, interface: Int)
-    public var aToB: Impairment { didSet { forward = Impairer(aToB, seed: seed) } }
-    public var bToA: Impairment { didSet { backward = Impairer(bToA, seed: seed &+ 1) } }
+    public var aToB: Impairment {
+        didSet {
+            forward = Impairer(aToB, seed: seed)
+            forwardDelayOnly = Self.delayOnly(aToB)
+            forwardDelay = aToB.delay
+            forwardDrops = aToB.loss > 0 || !aToB.rules.isEmpty
+            forwardHasRules = !aToB.rules.isEmpty
+        }
+    }
+    public var bToA: Impairment {
+        didSet {
+            backward = Impairer(bToA, seed: seed &+ 1)
+            backwardDelayOnly = Self.delayOnly(bToA)
+            backwardDelay = bToA.delay
+            backwardDrops = bToA.loss > 0 || !bToA.rules.isEmpty
+            backwardHasRules = !bToA.rules.isEmpty
+        }
+    }
     /// Called for every frame before the impairments.
-    public var dropHook: DropHook?
+    public var dropHook: DropHook? { didSet { hasDropHook = dropHook != nil } }
+    var hasDropHook = false
     var sentAToB = 0
     var sentBToA = 0
     var forward: Impairer
     var backward: Impairer
+    /// The direction only delays, loses or drops by rule: `Impairer.dropReason` decides (with the same
+    /// random draws as `process`) and the frame travels parsed, without a bytes copy or decision array.
+    var forwardDelayOnly: Bool
+    var backwardDelayOnly: Bool
+    /// Each direction's delay, whether it can drop at all (loss or rules), and whether it has rules.
+    var forwardDelay: Interval
+    var backwardDelay: Interval
+    var forwardDrops: Bool
+    var backwardDrops: Bool
+    var forwardHasRules: Bool
+    var backwardHasRules: Bool
     private let seed: UInt64
+
+    static func delayOnly(_ i: Impairment) -> Bool {
+        i.jitter == .zero && i.duplicate == 0 && i.reorder == 0 && i.corrupt == 0 && i.rateBitsPerSecond == 0
+            && i.rules.allSatisfy { $0.action == .drop }
+    }
 
     init(a: (Int, Int), b: (Int, Int), aToB: Impairment, bToA: Impairment, seed: UInt64) {
         self.a = a
@@ -43,5 +76,13 @@ public final class SimLink {
         self.seed = seed
         forward = Impairer(aToB, seed: seed)
         backward = Impairer(bToA, seed: seed &+ 1)
+        forwardDelayOnly = Self.delayOnly(aToB)
+        backwardDelayOnly = Self.delayOnly(bToA)
+        forwardDelay = aToB.delay
+        backwardDelay = bToA.delay
+        forwardDrops = aToB.loss > 0 || !aToB.rules.isEmpty
+        backwardDrops = bToA.loss > 0 || !bToA.rules.isEmpty
+        forwardHasRules = !aToB.rules.isEmpty
+        backwardHasRules = !bToA.rules.isEmpty
     }
 }

@@ -48,9 +48,14 @@ extension Host {
     public func addNeighbor(_ ip: IPv4Address, _ mac: MACAddress) { arpTable[ip] = mac }
 
     /// Sends `frame` to `nextHop`, resolving its MAC first if needed.
-    func sendIPv4(_ frame: Frame, nextHop: IPv4Address, interface: Int) {
-        var frame = frame
+    func sendIPv4(_ frame: consuming Frame, nextHop: IPv4Address, interface: Int) {
+        if nextHop == neighborCache.ip, neighborCache.generation == arpGeneration {
+            frame.ethernet.destination = neighborCache.mac
+            outbox.append(OutgoingFrame(interface: interface, frame: frame))
+            return
+        }
         if let mac = arpTable[nextHop] {
+            neighborCache = (nextHop, mac, arpGeneration)
             frame.ethernet.destination = mac
             outbox.append(OutgoingFrame(interface: interface, frame: frame))
             return
@@ -97,9 +102,9 @@ extension Host {
         // unreachable, which fails a connect in SYN_SENT at once (tcp_v4_err) and is a soft error otherwise.
         for frame in pending.frames {
             guard let seg = frame.tcpSegment else { continue }
-            emit(.dropped(.arpGaveUp, segment: SegmentRecord(seg), socket: nil))
-            let tuple = FourTuple(local: seg.source, remote: seg.destination)
-            if let id = established[tuple], let c = connections[id] { hostUnreachable(c) }
+            emitDropped(.arpGaveUp, seg, socket: nil)
+            let tuple = FourTuple(local: seg.from, remote: seg.to)
+            if let c = established[tuple], !c.isTimeWaitSock { hostUnreachable(c) }
         }
     }
 }

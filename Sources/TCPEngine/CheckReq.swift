@@ -4,15 +4,13 @@ import TCPWire
 extension Host {
     /// `tcp_check_req`: a segment for a request sock in NEW_SYN_RECV — a retransmitted SYN, the third
     /// ACK, or something wrong.
-    func checkRequest(_ req: RequestSock, tuple: FourTuple, _ seg: TCPSegment, listener l: Listener) {
+    func checkRequest(_ req: RequestSock, tuple: FourTuple, _ seg: borrowing TCPSegment, listener l: Listener) {
         var req = req
-        let th = seg.tcp
-        var flags = th.flags.intersection([.rst, .syn, .ack])
-        let record = SegmentRecord(seg)
+        var flags = seg.tcp.flags.intersection([.rst, .syn, .ack])
         var pawsReject = false
         var tsecrReject = false
         var tsVal: UInt32?
-        if req.flags.contains(.timestamps) || sysctl.tcp_timestamps != 0, let ts = th.options.timestamps {
+        if req.flags.contains(.timestamps) || sysctl.tcp_timestamps != 0, let ts = seg.timestamps {
             tsVal = ts.value
             if ts.echoReply != 0, req.flags.contains(.timestamps) {
                 // TSecr must echo one of our SYN-ACKs' TSvals.
@@ -21,7 +19,7 @@ extension Host {
             pawsReject = requestPawsReject(req, tsVal: ts.value, rst: flags.contains(.rst))
         }
         // A pure retransmitted SYN: send the SYN-ACK again (rate-limited) and push the timer out.
-        if th.sequenceNumber == req.irs, flags == .syn, !pawsReject {
+        if seg.tcp.sequenceNumber == req.irs, flags == .syn, !pawsReject {
             if !outOfWindowRateLimited(&req.lastOutOfWindowAck, counter: .TCPACKSkippedSynRecv, segment: seg) {
                 req.numRetrans &+= 1
                 count(.RetransSegs)
@@ -30,22 +28,23 @@ extension Host {
                 sendSynAck(req, tuple: tuple, retransmission: Int(req.numRetrans))
                 req = requests[tuple]!
                 req.deadline = now + requestTimeout(req)
-                timers.push(req.deadline, .request(tuple))
+                timers.cancel(req.timer)
+                req.timer = timers.push(req.deadline, .request(tuple))
             }
             requests[tuple] = req
-            emit(.dropped(.duplicateSyn, segment: record, socket: l.id))
+            emitDropped(.duplicateSyn, seg, socket: l.id)
             return
         }
         // An ACK for something other than our SYN-ACK goes back to the listener, which resets it.
-        if flags.contains(.ack), th.acknowledgmentNumber != req.iss + 1 {
-            emit(.dropped(.badAckForRequest, segment: record, socket: l.id))
+        if flags.contains(.ack), seg.tcp.acknowledgmentNumber != req.iss + 1 {
+            emitDropped(.badAckForRequest, seg, socket: l.id)
             sendReset(replyingTo: seg, interface: Int(req.interface))
             return
         }
         // RFC 9293 "first check sequence number", window min(rsk_rcv_wnd, 65535).
         let window = min(Int(req.receiveWindow), 65535)
         if pawsReject || tsecrReject
-            || !inWindow(seq: th.sequenceNumber, end: th.sequenceNumber + seg.sequenceLength, low: req.rcvNxt, high: req.rcvNxt + window)
+            || !inWindow(seq: seg.tcp.sequenceNumber, end: seg.tcp.sequenceNumber + seg.length, low: req.rcvNxt, high: req.rcvNxt + window)
         {
             if !flags.contains(.rst),
                !outOfWindowRateLimited(&req.lastOutOfWindowAck, counter: .TCPACKSkippedSynRecv, segment: seg)
@@ -54,12 +53,12 @@ extension Host {
             }
             requests[tuple] = req
             if pawsReject { count(.PAWSEstab) } else if tsecrReject { count(.TSEcrRejected) }
-            emit(.dropped(pawsReject ? .paws : tsecrReject ? .tsecrRejected : .outOfWindow, segment: record, socket: l.id))
+            emitDropped(pawsReject ? .paws : tsecrReject ? .tsecrRejected : .outOfWindow, seg, socket: l.id)
             return
         }
-        if let v = tsVal, !(th.sequenceNumber > req.rcvNxt) { req.tsRecent = v }
+        if let v = tsVal, !(seg.tcp.sequenceNumber > req.rcvNxt) { req.tsRecent = v }
         // The SYN bit of a segment at the peer's ISN was already consumed.
-        if th.sequenceNumber == req.irs { flags.remove(.syn) }
+        if seg.tcp.sequenceNumber == req.irs { flags.remove(.syn) }
         if !flags.isDisjoint(with: [.rst, .syn]) {
             count(.AttemptFails)
             embryonicReset(tuple, seg, isRST: flags.contains(.rst), interface: Int(req.interface), listener: l)
@@ -67,15 +66,15 @@ extension Host {
         }
         guard flags.contains(.ack) else {
             requests[tuple] = req
-            emit(.dropped(.noAckFlag, segment: record, socket: l.id))
+            emitDropped(.noAckFlag, seg, socket: l.id)
             return
         }
         // TCP_DEFER_ACCEPT: a bare ACK is dropped (and remembered) until data comes or time runs out.
-        if Int(req.numTimeout) < l.deferAcceptPeriods, th.sequenceNumber + seg.sequenceLength == req.irs + 1 {
+        if Int(req.numTimeout) < l.deferAcceptPeriods, seg.tcp.sequenceNumber + seg.length == req.irs + 1 {
             req.flags.insert(.acked)
             requests[tuple] = req
             count(.TCPDeferAcceptDrop)
-            emit(.dropped(.deferAccept, segment: record, socket: l.id))
+            emitDropped(.deferAccept, seg, socket: l.id)
             return
         }
         requests[tuple] = req
@@ -99,14 +98,15 @@ extension Host {
         return true
     }
 
-    /// `tcp_oow_rate_limited`: one answer per `tcp_invalid_ratelimit` to out-of-window segments.
-    /// - Parameter segment: the segment being answered; data without SYN is never limited ("data
-    ///   packets without SYNs are not likely part of an ACK loop"). Nil for `__tcp_oow_rate_limited`,
-    ///   which limits whatever it is (challenge ACKs).
-    func outOfWindowRateLimited(_ last: inout Instant, counter: MIB, segment: TCPSegment? = nil) -> Bool {
-        if let seg = segment, !seg.payload.isEmpty || seg.tcp.flags.contains(.fin), !seg.tcp.flags.contains(.syn) {
-            return false
-        }
+    /// `tcp_oow_rate_limited`: one answer per `tcp_invalid_ratelimit` to out-of-window segments — but
+    /// data without SYN is never limited ("data packets without SYNs are not likely part of an ACK loop").
+    func outOfWindowRateLimited(_ last: inout Instant, counter: MIB, segment seg: borrowing TCPSegment) -> Bool {
+        if !seg.payload.isEmpty || seg.tcp.flags.contains(.fin), !seg.tcp.flags.contains(.syn) { return false }
+        return outOfWindowRateLimited(&last, counter: counter)
+    }
+
+    /// `__tcp_oow_rate_limited`: limits whatever it is (challenge ACKs).
+    func outOfWindowRateLimited(_ last: inout Instant, counter: MIB) -> Bool {
         if last != .noOutOfWindowAck, now - last < sysctl.invalidRatelimit {
             count(counter)
             return true
@@ -129,9 +129,9 @@ extension Host {
     }
 
     /// `embryonic_reset`: a SYN or RST in the request's window ends it (a RST silently, a SYN with a RST).
-    private func embryonicReset(_ tuple: FourTuple, _ seg: TCPSegment, isRST: Bool, interface: Int, listener l: Listener) {
+    private func embryonicReset(_ tuple: FourTuple, _ seg: borrowing TCPSegment, isRST: Bool, interface: Int, listener l: Listener) {
         if !isRST { sendReset(replyingTo: seg, interface: interface) }
-        emit(.dropped(.rstFromPeer, segment: SegmentRecord(seg), socket: l.id))
+        emitDropped(.rstFromPeer, seg, socket: l.id)
         removeRequest(tuple, reason: .rstFromPeer)
         count(.EmbryonicRsts)
     }
@@ -140,14 +140,14 @@ extension Host {
     /// child, or, with a full accept queue, drop the ACK (or reset) as the accept-queue policy says.
     /// - Returns: whether a child was made.
     @discardableResult
-    func synRecvSock(_ l: Listener, _ req: RequestSock, tuple: FourTuple, _ seg: TCPSegment, cause: StateCause,
+    func synRecvSock(_ l: Listener, _ req: RequestSock, tuple: FourTuple, _ seg: borrowing TCPSegment, cause: StateCause,
                      fromCookie: Bool = false) -> Bool
     {
         let snap = snapshot(l)
         if snap.acceptQueueIsFull {
             count(.ListenOverflows)
             count(.ListenDrops)
-            emit(.dropped(.acceptQueueFull, segment: SegmentRecord(seg), socket: l.id))
+            emitDropped(.acceptQueueFull, seg, socket: l.id)
             switch acceptQueuePolicy.onAcceptQueueFull(tuple, listener: snap) {
             case .dropAndKeepRequest:
                 requests[tuple]?.flags.insert(.acked)
@@ -172,14 +172,16 @@ extension Host {
     }
 
     /// `tcp_create_openreq_child`: a full socket cloned from the listener, in SYN_RECV.
-    private func createOpenReqChild(_ l: Listener, _ req: RequestSock, tuple: FourTuple, _ seg: TCPSegment) -> Connection {
-        let c = Connection(id: allocateSocketID(), tuple: tuple, interface: Int(req.interface), options: l.options)
+    private func createOpenReqChild(_ l: Listener, _ req: RequestSock, tuple: FourTuple, _ seg: borrowing TCPSegment) -> Connection {
+        let c = Connection(id: allocateSocketID(), tuple: tuple, interface: Int(req.interface), options: l.optionsBox)
         c.parent = l.id
         c.ipID = UInt16(truncatingIfNeeded: rng.next())
         c.iss = req.iss
         c.sndUna = req.iss + 1
         c.sndNxt = req.iss + 1
-        c.sndMax = c.sndNxt
+        c.sndSml = c.sndNxt
+        c.pushSeq = c.sndNxt
+        c.writeSeq = c.sndNxt
         c.irs = req.irs
         c.rcvNxt = req.rcvNxt
         c.rcvWup = req.rcvNxt
@@ -196,6 +198,8 @@ extension Host {
         c.rcvWnd = Int(req.receiveWindow)
         c.rcvSsthresh = c.rcvWnd
         c.windowClamp = 65535 << Int(c.rcvWscale)
+        let clamp = userWindowClamp(l.options)
+        if clamp != 0 { c.windowClamp = min(c.windowClamp, clamp) }
         c.receiveBufferLimit = receiveBuffer(l.options)
         c.sendBufferLimit = sendBuffer(l.options)
         c.mssClamp = Int(req.mss)
@@ -205,10 +209,10 @@ extension Host {
         // a request (a cookie); then the TSecr may give one (synRecvEstablish), else the RTO falls back
         // to 3 s (initTransfer).
         if req.numRetrans == 0, req.numTimeout == 0, req.deadline != .never {
-            rttEstimate(c, sample: now - (req.deadline - .seconds(1)))
+            rttEstimate(c, sampleUs: microsecondsSince(req.deadline - .seconds(1)))
         }
         connections[c.id] = c
-        established[tuple] = c.id
+        established[tuple] = c
         count(.PassiveOpens)
         c.state = .newSynRecv
         setState(c, .synRecv, .thirdAckReceived)
@@ -217,20 +221,20 @@ extension Host {
 
     /// `tcp_v4_cookie_check` / `cookie_v4_check`: a bare ACK at a listener that may carry a SYN cookie.
     /// - Returns: true if the segment was a valid cookie (handled), false to treat it as a stray ACK.
-    func cookieCheck(_ l: Listener, _ seg: TCPSegment, tuple: FourTuple, interface: Int) -> Bool {
+    func cookieCheck(_ l: Listener, _ seg: borrowing TCPSegment, tuple: FourTuple, interface: Int) -> Bool {
         guard sysctl.tcp_syncookies != 0, let last = l.lastOverflow, now - last < SynCookie.validWindow else { return false }
         guard let mss = SynCookie.check(tuple, ack: seg.tcp.acknowledgmentNumber, seq: seg.tcp.sequenceNumber, now: now,
                                         secrets: cookieSecrets)
         else {
             count(.SyncookiesFailed)
-            emit(.dropped(.badSynCookie, segment: SegmentRecord(seg), socket: l.id))
+            emitDropped(.badSynCookie, seg, socket: l.id)
             return false
         }
         let tsOffset = isn.timestampOffset(for: tuple, at: now)
         var flags: RequestSock.Flags = []
         var windowScale: UInt8?
         var tsRecent: UInt32 = 0
-        if let ts = seg.tcp.options.timestamps {
+        if let ts = seg.timestamps {
             guard let decoded = SynCookie.decode(echo: ts.echoReply &- tsOffset, sysctl: sysctl) else { return false }
             flags.insert(.timestamps)
             if decoded.sack { flags.insert(.sack) }
@@ -241,7 +245,7 @@ extension Host {
         count(.SyncookiesRecv)
         let advmss = advertisedMSS(interface: interface, userMSS: l.options.maxSegment)
         let rwin = ReceiveWindow.initial(space: ReceiveWindow.fromSpace(receiveBuffer(l.options)),
-                                         mss: advmss - (flags.contains(.timestamps) ? 12 : 0), windowClamp: 0,
+                                         mss: advmss - (flags.contains(.timestamps) ? 12 : 0), windowClamp: userWindowClamp(l.options),
                                          windowScaling: windowScale != nil, sysctl: sysctl)
         let req = RequestSock(
             listener: l.id, interface: UInt16(interface), mss: mss, iss: seg.tcp.acknowledgmentNumber - 1,

@@ -36,11 +36,20 @@ extension Host {
 
     /// `tcp_conn_request`: a SYN reached listener `l`. Asks the accept-queue policy, then makes a request
     /// sock and sends a SYN-ACK, or answers with a SYN cookie, or drops.
-    func connRequest(_ l: Listener, _ seg: TCPSegment, tuple: FourTuple, interface: Int) {
+    func connRequest(_ l: Listener, _ seg: borrowing TCPSegment, tuple: FourTuple, interface: Int) {
         let opts = SynOptions(seg.tcp.options, sysctl: sysctl, userMSS: l.options.maxSegment)
         let before = snapshot(l)
         let facts = SynFacts(tuple: tuple, now: now, requestsFromSource: l.requestsPerSource?[tuple.remote.address] ?? 0)
-        let verdict = acceptQueuePolicy.onSyn(facts, listener: before)
+        var verdict = acceptQueuePolicy.onSyn(facts, listener: before)
+        if timeWaitISN != nil {
+            // "TW buckets are converted to open requests without limitations, they conserve resources and
+            // peer is evidently real one": no SYN-queue, cookie or proven-peer check (the accept queue's
+            // still applies).
+            switch verdict {
+            case .cookie, .drop(.synQueueFull), .drop(.synBacklogReserve): verdict = .queue
+            default: break
+            }
+        }
         let wouldCookie = (before.syncookies == 2 || before.synQueueIsFull) && before.syncookies != 0
         switch verdict {
         case let .drop(reason):
@@ -52,9 +61,9 @@ extension Host {
             default: break
             }
             count(.ListenDrops)
-            emit(.dropped(reason, segment: SegmentRecord(seg), socket: l.id))
+            emitDropped(reason, seg, socket: l.id)
         case .reset:
-            emit(.dropped(.policyRefused, segment: SegmentRecord(seg), socket: l.id))
+            emitDropped(.policyRefused, seg, socket: l.id)
             sendReset(replyingTo: seg, interface: interface)
         case .cookie:
             sendCookie(l, seg, tuple: tuple, opts: opts, interface: interface)
@@ -63,7 +72,7 @@ extension Host {
         }
     }
 
-    private func queueRequest(_ l: Listener, _ seg: TCPSegment, tuple: FourTuple, opts: SynOptions, interface: Int) {
+    private func queueRequest(_ l: Listener, _ seg: borrowing TCPSegment, tuple: FourTuple, opts: SynOptions, interface: Int) {
         var flags: RequestSock.Flags = [.young]
         if opts.timestamps != nil { flags.insert(.timestamps) }
         if opts.sack { flags.insert(.sack) }
@@ -72,25 +81,25 @@ extension Host {
         if seg.tcp.flags.isSuperset(of: [.ece, .cwr]), seg.ip.ecn == .notECT, sysctl.tcp_ecn != 0 { flags.insert(.ecn) }
         let mss = advertisedMSS(interface: interface, userMSS: l.options.maxSegment)
         let rwin = ReceiveWindow.initial(space: ReceiveWindow.fromSpace(receiveBuffer(l.options)),
-                                         mss: mss - (opts.timestamps != nil ? 12 : 0), windowClamp: 0,
+                                         mss: mss - (opts.timestamps != nil ? 12 : 0), windowClamp: userWindowClamp(l.options),
                                          windowScaling: opts.windowScale != nil, sysctl: sysctl)
         let tsOffset = isn.timestampOffset(for: tuple, at: now)
         let ts = tsNow(offset: tsOffset)
-        let req = RequestSock(
+        var req = RequestSock(
             listener: l.id, interface: UInt16(interface), mss: opts.mss,
-            iss: isn.initialSequenceNumber(for: tuple, at: now), irs: seg.tcp.sequenceNumber, flags: flags,
+            iss: timeWaitISN ?? isn.initialSequenceNumber(for: tuple, at: now), irs: seg.tcp.sequenceNumber, flags: flags,
             sendWindowScale: opts.windowScale ?? 0, receiveWindowScale: opts.windowScale != nil ? rwin.wscale : 0,
             numTimeout: 0, numRetrans: 0, peerWindow: seg.tcp.window, receiveWindow: UInt32(rwin.window),
             tsRecent: opts.timestamps?.value ?? 0, tsOffset: tsOffset, firstSynAckTS: ts, lastSynAckTS: ts,
             deadline: now + .seconds(1), lastOutOfWindowAck: .noOutOfWindowAck)
+        req.timer = timers.push(req.deadline, .request(tuple))
         requests[tuple] = req
         l.synQueueLength += 1
         l.young += 1
         if l.requestsPerSource != nil { l.requestsPerSource![tuple.remote.address, default: 0] += 1 }
         emit(.requestQueued(listener: l.id, tuple: tuple))
         sendSynAck(req, tuple: tuple, retransmission: 0)
-        // TCP_TIMEOUT_INIT: the first SYN-ACK retransmission after 1 s.
-        timers.push(req.deadline, .request(tuple))
+        // TCP_TIMEOUT_INIT: the first SYN-ACK retransmission after 1 s (queued above).
         emit(.timerArmed(.synAck, socket: l.id, tuple: tuple, deadline: req.deadline))
     }
 
@@ -118,7 +127,7 @@ extension Host {
     }
 
     /// A SYN-ACK whose ISN is a SYN cookie; no state is kept and it is never retransmitted.
-    private func sendCookie(_ l: Listener, _ seg: TCPSegment, tuple: FourTuple, opts: SynOptions, interface: Int) {
+    private func sendCookie(_ l: Listener, _ seg: borrowing TCPSegment, tuple: FourTuple, opts: SynOptions, interface: Int) {
         count(.TCPReqQFullDoCookies)
         if sysctl.tcp_syncookies != 2, !l.synFloodWarned {
             // "Possible SYN flooding on port …. Sending cookies." — once per listener.
@@ -134,7 +143,7 @@ extension Host {
         let cookie = SynCookie.make(tuple, seq: seg.tcp.sequenceNumber, mss: opts.mss, now: now, secrets: cookieSecrets)
         let mss = advertisedMSS(interface: interface, userMSS: l.options.maxSegment)
         let rwin = ReceiveWindow.initial(space: ReceiveWindow.fromSpace(receiveBuffer(l.options)),
-                                         mss: mss - (opts.timestamps != nil ? 12 : 0), windowClamp: 0,
+                                         mss: mss - (opts.timestamps != nil ? 12 : 0), windowClamp: userWindowClamp(l.options),
                                          windowScaling: opts.windowScale != nil, sysctl: sysctl)
         var flags: RequestSock.Flags = []
         if opts.timestamps != nil { flags.insert(.timestamps) }
@@ -157,6 +166,7 @@ extension Host {
     /// Removes a request sock from its listener's SYN queue (`inet_csk_reqsk_queue_drop`).
     func removeRequest(_ tuple: FourTuple, reason: DropReason?) {
         guard let req = requests.removeValue(forKey: tuple) else { return }
+        timers.cancel(req.timer)
         if let l = listeners[req.listener] {
             l.synQueueLength -= 1
             if req.flags.contains(.young) { l.young -= 1 }

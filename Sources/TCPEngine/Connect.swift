@@ -16,33 +16,72 @@ extension Host {
         else { throw .ENETUNREACH }
         let localAddress = interfaces[interface].address.address
         let port: UInt16
+        var reused: Connection?
         if let p = localPort {
             if listenersByPort[p] != nil && !options.reuseAddress { throw .EADDRINUSE }
-            guard established[FourTuple(local: SocketAddress(localAddress, p), remote: remote)] == nil else { throw .EADDRNOTAVAIL }
+            if let other = established[FourTuple(local: SocketAddress(localAddress, p), remote: remote)] {
+                // bind() then connect(): a TIME_WAIT 4-tuple blocks the bind unless SO_REUSEADDR; with it,
+                // `__inet_check_established` lets a timestamped one be reused whatever tcp_tw_reuse says.
+                guard other.isTimeWaitSock else { throw .EADDRNOTAVAIL }
+                guard options.reuseAddress, other.options.reuseAddress else { throw .EADDRINUSE }
+                guard timeWaitUnique(other, bound: true) else { throw .EADDRNOTAVAIL }
+                reused = other
+            }
             port = p
         } else {
-            guard let p = ephemeralPort(local: localAddress, remote: remote) else { throw .EADDRNOTAVAIL }
+            guard let (p, tw) = ephemeralPort(local: localAddress, remote: remote) else { throw .EADDRNOTAVAIL }
             port = p
+            reused = tw
         }
         let tuple = FourTuple(local: SocketAddress(localAddress, port), remote: remote)
-        let c = Connection(id: allocateSocketID(), tuple: tuple, interface: interface, options: options)
+        let c = Connection(id: allocateSocketID(), tuple: tuple, interface: interface,
+                           options: options == defaultOptions.value ? defaultOptions : OptionsBox(options))
         c.ipID = UInt16(truncatingIfNeeded: rng.next())
-        connections[c.id] = c
-        established[tuple] = c.id
         // Linux moves to SYN_SENT before it hashes the port (inet_hash_connect).
         setState(c, .synSent, .connect)
         c.iss = isn.initialSequenceNumber(for: tuple, at: now)
+        if let tw = reused {
+            // tcp_twsk_unique: the new incarnation starts above the old one's sequence space, with its
+            // timestamps (PAWS keeps old duplicates out).
+            var seq = tw.sndNxt + UInt32(65535 + 2)
+            if seq.rawValue == 0 { seq = seq + 1 }
+            c.iss = seq
+            c.tsRecent = tw.tsRecent
+            c.tsRecentStamp = tw.tsRecentStamp
+            killTimeWait(tw, .timeWaitReused)
+            count(.TWRecycled)
+        }
+        connections[c.id] = c
+        established[tuple] = c
         c.tsOffset = sysctl.tcp_timestamps == 1 ? isn.timestampOffset(for: tuple, at: now) : 0
         connectInit(c)
         // tcp_connect: queue the SYN, send it, count, arm the RTO.
         c.sndNxt = c.iss + 1
-        c.sndMax = c.sndNxt
+        c.writeSeq = c.sndNxt
+        c.sndSml = c.sndNxt
+        c.pushSeq = c.sndNxt
         c.retransStamp = now
+        c.synSentAt = now
         c.synStampTS = tsClock
         transmit(c, flags: .syn, seq: c.iss)
         count(.ActiveOpens)
-        armRetransmit(c, c.rto)
+        armXmit(c, .retransmit, after: c.rto)
         return c.id
+    }
+
+    /// `tcp_twsk_unique`: may a connect() reuse this timewait socket's 4-tuple? Only if it used
+    /// timestamps, and (for an ephemeral port) `tcp_tw_reuse` allows it (2: loopback only) and
+    /// `tcp_tw_reuse_delay` has passed since it entered TIME_WAIT. Never in the FIN_WAIT2 substate.
+    func timeWaitUnique(_ tw: Connection, bound: Bool) -> Bool {
+        var reuse = sysctl.tcp_tw_reuse
+        if tw.state == .finWait2 { reuse = 0 }
+        if reuse == 2 {
+            let loopback = tw.tuple.local.address.rawValue >> 24 == 127 || tw.tuple.remote.address.rawValue >> 24 == 127
+            if !loopback { reuse = 0 }
+        }
+        guard tw.timestampsOK, tw.tsRecentStamp != nil else { return false }
+        if bound { return true }
+        return reuse != 0 && now.milliseconds > tw.twEntryStamp.milliseconds + Int64(sysctl.tcp_tw_reuse_delay)
     }
 
     /// `tcp_connect_init`: MSS, buffers, window and scale, RTO.
@@ -53,7 +92,8 @@ extension Host {
         c.receiveBufferLimit = receiveBuffer(c.options)
         c.sendBufferLimit = sendBuffer(c.options)
         let w = ReceiveWindow.initial(space: ReceiveWindow.fromSpace(c.receiveBufferLimit), mss: c.advmss,
-                                      windowClamp: 0, windowScaling: sysctl.tcp_window_scaling != 0, sysctl: sysctl)
+                                      windowClamp: userWindowClamp(c.options), windowScaling: sysctl.tcp_window_scaling != 0,
+                                      sysctl: sysctl)
         c.rcvWnd = w.window
         c.windowClamp = w.clamp
         c.rcvWscale = w.wscale
@@ -69,26 +109,37 @@ extension Host {
         c.ack.rcvMSS = max(min(c.advmss, c.mssCache, c.rcvWnd / 2, 536), 88)
     }
 
-    /// `__inet_hash_connect`: a free port from `ip_local_port_range`, trying even ports first (odd ones
-    /// are left for bind(0)), starting from a rotating offset.
-    func ephemeralPort(local: IPv4Address, remote: SocketAddress) -> UInt16? {
-        let low = sysctl.ip_local_port_range.low, high = sysctl.ip_local_port_range.high
-        guard low <= high, low > 0, high <= 65535 else { return nil }
-        let range = UInt32(high - low + 1)
-        portHint &+= 2
-        let offset = (portHint &+ UInt32(truncatingIfNeeded: remote.address.rawValue &* 2654435761)) % range & ~1
-        for parity in [0, 1] as [UInt32] {
-            var i: UInt32 = parity
-            while i < range {
-                let port = UInt16(UInt32(low) + (offset + i) % range)
-                if listenersByPort[port] == nil,
-                   established[FourTuple(local: SocketAddress(local, port), remote: remote)] == nil
-                {
-                    return port
+    /// `__inet_hash_connect`: a free port from `ip_local_port_range`, trying ports of one parity first
+    /// (even ones; bind(0) prefers odd ones), from an offset that moves past each port handed out
+    /// (`table_perturb`, plus a little randomness). A port whose 4-tuple is in TIME_WAIT is taken if
+    /// `tcp_twsk_unique` allows it; the timewait socket is returned.
+    func ephemeralPort(local: IPv4Address, remote: SocketAddress) -> (UInt16, Connection?)? {
+        let low = sysctl.ip_local_port_range.low, high = sysctl.ip_local_port_range.high + 1
+        guard low < high, low > 0, high <= 65536 else { return nil }
+        var remaining = UInt32(high - low)
+        if remaining > 1 { remaining &= ~1 }
+        let portOffset = UInt32(truncatingIfNeeded: remote.address.rawValue &* 2654435761 &+ UInt32(remote.port))
+        var offset = (portHint &+ portOffset) % remaining & ~1
+        while true {
+            var i: UInt32 = 0
+            var port = UInt32(low) + offset
+            while i < remaining {
+                if port >= UInt32(high) { port -= remaining }
+                let p = UInt16(port)
+                if listenersByPort[p] == nil {
+                    let other = established[FourTuple(local: SocketAddress(local, p), remote: remote)]
+                    if other == nil || (other!.isTimeWaitSock && timeWaitUnique(other!, bound: false)) {
+                        // "a little bit of randomness to the next source port".
+                        let step = max(i, UInt32(truncatingIfNeeded: rng.next() % 8) * 2)
+                        portHint &+= step &+ 2
+                        return (p, other)
+                    }
                 }
                 i += 2
+                port += 2
             }
+            offset += 1
+            guard offset & 1 == 1, remaining > 1 else { return nil }
         }
-        return nil
     }
 }

@@ -8,14 +8,21 @@ public enum MIB: Int, CaseIterable, Sendable {
     case SyncookiesSent, SyncookiesRecv, SyncookiesFailed, EmbryonicRsts, TCPDeferAcceptDrop
     // TcpExt: timestamps and validation
     case PAWSActive, PAWSEstab, TSEcrRejected, TCPACKSkippedSynRecv, TCPACKSkippedPAWS, TCPACKSkippedSeq
-    case TCPChallengeACK, TCPSYNChallenge, TCPACKSkippedChallenge
+    case TCPChallengeACK, TCPSYNChallenge, TCPACKSkippedChallenge, BeyondWindow, PAWSTimewait
+    case TCPACKSkippedFinWait2, TCPACKSkippedTimeWait
     // TcpExt: timers and retransmission
     case TCPTimeouts, TCPSynRetrans, TCPAbortOnTimeout, TCPAbortOnData, TCPAbortOnClose, TCPAbortOnLinger
-    case DelayedACKs, DelayedACKLocked, TCPKeepAlive, TCPLossProbes
+    case DelayedACKs, DelayedACKLocked, DelayedACKLost, TCPKeepAlive, TCPLossProbes
+    /// Not a Linux MIB: a timeout past `tcp_retries1`, where Linux re-validates the route
+    /// (`dst_negative_advice`) and probes for a PMTU black hole.
+    case TCPRouteRecheck
+    case TCPRenoRecovery, TCPFastRetrans, TCPSlowStartRetrans, TCPLossFailures, TCPRenoFailures
+    case TCPDSACKOldSent, TCPDSACKOfoSent, TCPAckCompressed
     // TcpExt: TIME_WAIT
     case TW, TWRecycled, TWKilled, TCPTimeWaitOverflow
     // TcpExt: data
-    case TCPPureAcks, TCPHPAcks, TCPOFOQueue, TCPRcvQDrop, TCPZeroWindowDrop, TCPWantZeroWindowAdv, TCPWinProbe
+    case TCPPureAcks, TCPHPAcks, TCPOFOQueue, TCPOFODrop, TCPRcvQDrop, TCPZeroWindowDrop, TCPWinProbe, TCPOrigDataSent
+    case TCPWantZeroWindowAdv, TCPToZeroWindowAdv, TCPFromZeroWindowAdv
     // IpExt / ARP (not Linux MIB names, but kept alongside)
     case ArpRequestsSent, ArpRepliesSent, ArpFailed, IpInReceives, IpOutRequests, IpInAddrErrors, InMalformed
 
@@ -25,13 +32,24 @@ public enum MIB: Int, CaseIterable, Sendable {
 
 /// The counters of one host, read by name: `host.counters[.ListenOverflows]`.
 public struct Counters: Hashable, Sendable {
-    private var values = [Int](repeating: 0, count: MIB.allCases.count)
+    /// Inline storage: counting is an add at an offset, with no copy-on-write check.
+    private var values = InlineArray<128, Int>(repeating: 0)
 
-    public init() {}
+    public init() {
+        precondition(MIB.allCases.count <= 128, "Counters holds 128 MIBs; raise its InlineArray size")
+    }
 
     public subscript(_ counter: MIB) -> Int {
         get { values[counter.rawValue] }
         set { values[counter.rawValue] = newValue }
+    }
+
+    public static func == (a: Counters, b: Counters) -> Bool {
+        MIB.allCases.allSatisfy { a[$0] == b[$0] }
+    }
+
+    public func hash(into hasher: inout Hasher) {
+        for m in MIB.allCases { hasher.combine(self[m]) }
     }
 
     /// The counter named `name` (`ListenOverflows`, `TcpExtListenOverflows`, `TcpActiveOpens`).

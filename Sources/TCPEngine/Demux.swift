@@ -5,17 +5,17 @@ extension Host {
     /// `tcp_v4_rcv`: find the socket for a segment in the kernel's order — the established hash
     /// (full sockets, TIME_WAIT, and request socks in NEW_SYN_RECV), then the listeners — and hand it over.
     /// A segment nobody wants draws a RST (`tcp_v4_send_reset`), unless it is itself a RST.
-    func tcpV4Receive(_ seg: TCPSegment, interface: Int, linkBroadcast: Bool) {
+    func tcpV4Receive(_ seg: borrowing TCPSegment, interface: Int, linkBroadcast: Bool) {
         count(.InSegs)
-        let tuple = FourTuple(local: seg.destination, remote: seg.source)
-        if let id = established[tuple], let c = connections[id] {
-            emit(.segmentReceived(SegmentRecord(seg), socket: id))
+        let tuple = FourTuple(local: seg.to, remote: seg.from)
+        if let c = established[tuple] {
+            emitReceived(seg, socket: c.id)
             connectionInput(c, seg)
             return
         }
         var recorded = false
         if let req = requests[tuple] {
-            emit(.segmentReceived(SegmentRecord(seg), socket: req.listener))
+            emitReceived(seg, socket: req.listener)
             recorded = true
             if let listener = listeners[req.listener] {
                 checkRequest(req, tuple: tuple, seg, listener: listener)
@@ -24,13 +24,13 @@ extension Host {
             // The listener is gone: drop the request and look again (`inet_csk_reqsk_queue_drop_and_put`).
             removeRequest(tuple, reason: .listenerClosed)
         }
-        if let listener = lookupListener(seg.destination) {
-            if !recorded { emit(.segmentReceived(SegmentRecord(seg), socket: listener.id)) }
+        if let listener = lookupListener(seg.to) {
+            if !recorded { emitReceived(seg, socket: listener.id) }
             listenInput(listener, seg, tuple: tuple, interface: interface, broadcast: linkBroadcast)
             return
         }
-        if !recorded { emit(.segmentReceived(SegmentRecord(seg), socket: nil)) }
-        emit(.dropped(.noSocket, segment: SegmentRecord(seg), socket: nil))
+        if !recorded { emitReceived(seg, socket: nil) }
+        emitDropped(.noSocket, seg, socket: nil)
         sendReset(replyingTo: seg, interface: interface)
     }
 
@@ -47,30 +47,30 @@ extension Host {
     }
 
     /// `tcp_rcv_state_process` for a listener (state LISTEN).
-    func listenInput(_ l: Listener, _ seg: TCPSegment, tuple: FourTuple, interface: Int, broadcast: Bool) {
+    func listenInput(_ l: Listener, _ seg: borrowing TCPSegment, tuple: FourTuple, interface: Int, broadcast: Bool) {
         let flags = seg.tcp.flags
         if flags.contains(.ack) {
             // A bare ACK may carry a SYN cookie (tcp_v4_cookie_check); anything else draws a RST.
             if !flags.contains(.syn), !flags.contains(.rst), cookieCheck(l, seg, tuple: tuple, interface: interface) { return }
-            if !flags.contains(.rst) { emit(.dropped(.ackToListener, segment: SegmentRecord(seg), socket: l.id)) }
+            if !flags.contains(.rst) { emitDropped(.ackToListener, seg, socket: l.id) }
             sendReset(replyingTo: seg, interface: interface)
             return
         }
         if flags.contains(.rst) {
-            emit(.dropped(.rstToListener, segment: SegmentRecord(seg), socket: l.id))
+            emitDropped(.rstToListener, seg, socket: l.id)
             return
         }
         guard flags.contains(.syn) else {
-            emit(.dropped(.noAckFlag, segment: SegmentRecord(seg), socket: l.id))
+            emitDropped(.noAckFlag, seg, socket: l.id)
             return
         }
         if flags.contains(.fin) {
-            emit(.dropped(.synFinToListener, segment: SegmentRecord(seg), socket: l.id))
+            emitDropped(.synFinToListener, seg, socket: l.id)
             return
         }
         // tcp_v4_conn_request: SYNs to broadcast or multicast addresses are dropped.
         if broadcast || seg.ip.destination.isMulticast || seg.ip.destination == .limitedBroadcast {
-            emit(.dropped(.broadcastSyn, segment: SegmentRecord(seg), socket: l.id))
+            emitDropped(.broadcastSyn, seg, socket: l.id)
             return
         }
         connRequest(l, seg, tuple: tuple, interface: interface)

@@ -44,6 +44,8 @@ public enum TimerKind: String, Hashable, Sendable {
     case keepalive
     /// ICSK_TIME_PROBE0: zero-window probes.
     case probe
+    /// ICSK_TIME_LOSS_PROBE: a tail loss probe (RFC 8985 §7), armed instead of the RTO when SACK is on.
+    case lossProbe
     /// The TIME_WAIT (or FIN_WAIT2 mini-socket) timer.
     case timeWait
     /// `reqsk_timer_handler`: SYN-ACK retransmission of a request sock.

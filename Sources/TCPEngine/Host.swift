@@ -23,16 +23,30 @@ public final class Host {
     /// The time of the latest call.
     public private(set) var now: Instant = .zero
 
-    var connections: [SocketID: Connection] = [:]
-    var listeners: [SocketID: Listener] = [:]
+    /// Every socket the user holds (or an orphan still alive), by id.
+    var connections: HashTable<SocketID, Connection>
+    var listeners: HashTable<SocketID, Listener>
     /// The established hash: every full socket with a 4-tuple (SYN_SENT … TIME_WAIT).
-    var established: [FourTuple: SocketID] = [:]
+    var established: HashTable<FourTuple, Connection>
     /// Request socks (NEW_SYN_RECV), the other part of Linux's ehash.
-    var requests: [FourTuple: RequestSock] = [:]
+    var requests: HashTable<FourTuple, RequestSock>
     var listenersByPort: [UInt16: [SocketID]] = [:]
     var nextSocketID: Int32 = 1
+    /// The default socket options, shared by every connection that keeps them.
+    let defaultOptions = OptionsBox(SocketOptions())
+    /// Timewait sockets alive (`tcp_max_tw_buckets` bounds them).
+    var timeWaitCount = 0
+    /// The ISN a SYN that reopens a TIME_WAIT 4-tuple gets (`tcp_tw_isn`), while the listener handles it.
+    var timeWaitISN: SequenceNumber?
+    /// The host-wide challenge-ACK budget (`tcp_challenge_timestamp`, `tcp_challenge_count`).
+    var challengeSecond: Int64 = -1
+    var challengeBudget = 0
     var timers = TimerQueue()
-    var arpTable: [IPv4Address: MACAddress] = [:]
+    var arpTable: [IPv4Address: MACAddress] = [:] { didSet { arpGeneration &+= 1 } }
+    /// Changes whenever the ARP table does: connections' cached next-hop MACs are checked against it.
+    var arpGeneration = 0
+    /// The last neighbour looked up (a one-entry cache in front of the ARP table).
+    var neighborCache = (ip: IPv4Address.any, mac: MACAddress.zero, generation: -1)
     var arpPending: [IPv4Address: ARPPending] = [:]
     var rng: SplitMix64
     /// `syncookie_secret[2]`.
@@ -57,6 +71,13 @@ public final class Host {
         cookieSecrets = (SipHashKey(k0: rng.next(), k1: rng.next()), SipHashKey(k0: rng.next(), k1: rng.next()))
         portHint = UInt32(truncatingIfNeeded: rng.next())
         self.rng = rng
+        // The tables' hash secret, derived without another draw so that the rest of the run's random
+        // choices stay as they were.
+        let secret = mix64(cookieSecrets.0.k0 ^ 0x7A3F_5C1D_E24B_9068)
+        connections = HashTable(seed: secret)
+        listeners = HashTable(seed: secret &+ 1)
+        established = HashTable(seed: secret &+ 2)
+        requests = HashTable(seed: secret &+ 3)
     }
 
     /// The earliest time `poll(at:)` has work to do.
@@ -83,11 +104,32 @@ public final class Host {
         if recordsEvents { events.append(EngineEvent(time: now, kind: kind())) }
     }
 
+    // Segment events take the segment as a plain (borrowed) argument: an autoclosure would capture, and
+    // so copy, it on every segment even with events off.
+
+    @inline(__always) func emitReceived(_ seg: borrowing TCPSegment, socket: SocketID?) {
+        if recordsEvents { events.append(EngineEvent(time: now, kind: .segmentReceived(SegmentRecord(copy seg), socket: socket))) }
+    }
+
+    @inline(__always) func emitSent(_ seg: borrowing TCPSegment, socket: SocketID?, retransmission: Int) {
+        if recordsEvents {
+            events.append(EngineEvent(time: now, kind: .segmentSent(SegmentRecord(copy seg), socket: socket,
+                                                                    retransmission: retransmission)))
+        }
+    }
+
+    @inline(__always) func emitDropped(_ reason: DropReason, _ seg: borrowing TCPSegment, socket: SocketID?) {
+        if recordsEvents {
+            events.append(EngineEvent(time: now, kind: .dropped(reason, segment: SegmentRecord(copy seg), socket: socket)))
+        }
+    }
+
     /// Counts `mib` and, for counters that are not plain segment tallies, records the new value.
     @inline(__always) func count(_ mib: MIB, _ n: Int = 1) {
         counters[mib] += n
+        guard recordsEvents else { return }
         switch mib {
-        case .InSegs, .OutSegs, .IpInReceives, .IpOutRequests, .TCPPureAcks, .TCPHPAcks: break
+        case .InSegs, .OutSegs, .IpInReceives, .IpOutRequests, .TCPPureAcks, .TCPHPAcks, .TCPOrigDataSent: break
         default: emit(.counter(mib, value: counters[mib]))
         }
     }
@@ -97,10 +139,12 @@ public final class Host {
         return SocketID(nextSocketID)
     }
 
+    /// `tcp_set_state`: EstabResets counts every direct move from ESTABLISHED or CLOSE_WAIT to CLOSE.
     func setState(_ c: Connection, _ state: TCPState, _ cause: StateCause) {
         let old = c.state
         guard old != state else { return }
         c.state = state
+        if state == .close, old == .established || old == .closeWait { count(.EstabResets) }
         emit(.stateChanged(socket: c.id, tuple: c.tuple, from: old, to: state, cause: cause))
     }
 
@@ -133,9 +177,11 @@ public final class Host {
         return ConnectionInfo(state: c.state, tuple: c.tuple, iss: c.iss, irs: c.irs, sndUna: c.sndUna, sndNxt: c.sndNxt,
                               sndWnd: c.sndWnd, rcvNxt: c.rcvNxt, rcvWnd: c.rcvWnd, sndWscale: c.sndWscale,
                               rcvWscale: c.rcvWscale, mss: c.mssCache, advmss: c.advmss, timestamps: c.timestampsOK,
-                              sack: c.sackOK, rto: c.rto, srtt: c.srtt, cwnd: c.cwnd, retransmits: c.retransmits,
-                              bytesToRead: c.receiveQueue.count, bytesUnsent: c.sendQueue.count - c.inFlightData,
-                              ack: c.ack)
+                              sack: c.sackOK, rto: c.rto, srtt: c.srtt, cwnd: Int(c.cwnd), retransmits: c.retransmits,
+                              bytesToRead: c.receiveQueue.count, bytesUnsent: c.unsentBytes, ack: c.ack,
+                              ssthresh: c.ssthresh == .max ? Int.max : Int(c.ssthresh), packetsOut: Int(c.packetsOut),
+                              probesOut: c.probesOut, backoff: c.backoff, rttvar: c.rttvar,
+                              windowClamp: c.windowClamp, bytesAcked: c.bytesAcked)
     }
 
     /// Queue lengths of a listener.
@@ -167,9 +213,19 @@ public struct ConnectionInfo: Hashable, Sendable {
     public var bytesToRead: Int
     public var bytesUnsent: Int
     public var ack: AckState
+    /// `snd_ssthresh` in packets (Int.max: infinite), `packets_out`, `icsk_probes_out`, `icsk_backoff`.
+    public var ssthresh: Int
+    public var packetsOut: Int
+    public var probesOut: Int
+    public var backoff: Int
+    /// `rttvar_us` as an interval (nil before the first RTT sample), `window_clamp`, `bytes_acked`.
+    public var rttvar: Interval?
+    public var windowClamp: Int
+    public var bytesAcked: UInt64
 }
 
 extension Connection {
-    /// Bytes of the send queue already sent (not counting SYN/FIN).
-    var inFlightData: Int { max(0, min(sndNxt - sendQueueStart, sendQueue.count)) }
+    /// The smoothed RTT (nil before the first sample).
+    var srtt: Interval? { srttUs == 0 ? nil : .microseconds(srttUs >> 3) }
+    var rttvar: Interval? { srttUs == 0 ? nil : .microseconds(rttvarUs) }
 }

@@ -27,11 +27,10 @@ extension Host {
         input(frame, on: interface)
     }
 
-    func input(_ frame: Frame, on interface: Int) {
+    func input(_ frame: borrowing Frame, on interface: Int) {
         guard interfaces.indices.contains(interface) else { return }
-        let ifc = interfaces[interface]
         let dst = frame.ethernet.destination
-        guard dst == ifc.mac || dst.isBroadcast else {
+        guard dst == interfaces[interface].mac || dst.isBroadcast else {
             // Not ours (promiscuous capture): Linux drops PACKET_OTHERHOST frames silently.
             return
         }
@@ -40,9 +39,9 @@ extension Host {
             arpInput(arp, on: interface)
         case let .tcp(segment):
             count(.IpInReceives)
-            guard segment.ip.destination == ifc.address.address else {
+            guard segment.ip.destination == interfaces[interface].address.address else {
                 count(.IpInAddrErrors)
-                emit(.dropped(.notForUs, segment: SegmentRecord(segment), socket: nil))
+                emitDropped(.notForUs, segment, socket: nil)
                 return
             }
             tcpV4Receive(segment, interface: interface, linkBroadcast: dst.isBroadcast)

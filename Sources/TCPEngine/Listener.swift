@@ -8,7 +8,14 @@ final class Listener {
     var local: SocketAddress
     /// `sk_max_ack_backlog`: listen()'s backlog clamped by somaxconn.
     var backlog: Int
-    var options: SocketOptions
+    /// Copied to each child as Linux clones the listener, shared until one of them changes it.
+    var optionsBox: OptionsBox
+    var options: SocketOptions {
+        get { optionsBox.value }
+        set {
+            if isKnownUniquelyReferenced(&optionsBox) { optionsBox.value = newValue } else { optionsBox = OptionsBox(newValue) }
+        }
+    }
     /// `qlen` and `qlen_young`.
     var synQueueLength = 0
     var young = 0
@@ -29,41 +36,50 @@ final class Listener {
         self.id = id
         self.local = local
         self.backlog = backlog
-        self.options = options
+        self.optionsBox = OptionsBox(options)
     }
 }
 
-/// A FIFO of children that also lets a policy take one from the middle.
+/// A FIFO of children that also lets a policy take one from the middle. The children and what a
+/// policy sees of them are kept in two parallel arrays, so `infos` is contiguous storage: a policy
+/// (a plugin behind the C ABI included) reads it without a copy.
 struct ChildQueue {
-    private(set) var items: [(child: SocketID, info: QueuedChild)] = []
+    private var children: [SocketID] = []
+    private var details: [QueuedChild] = []
     private var head = 0
 
-    var count: Int { items.count - head }
+    var count: Int { children.count - head }
     var isEmpty: Bool { count == 0 }
-    var entries: ArraySlice<(child: SocketID, info: QueuedChild)> { items[head...] }
-    var infos: LazyMapSequence<ArraySlice<(child: SocketID, info: QueuedChild)>, QueuedChild> { entries.lazy.map(\.info) }
+    /// Oldest first.
+    var infos: ArraySlice<QueuedChild> { details[head...] }
 
-    mutating func append(_ child: SocketID, _ info: QueuedChild) { items.append((child, info)) }
+    mutating func append(_ child: SocketID, _ info: QueuedChild) {
+        children.append(child)
+        details.append(info)
+    }
 
     /// Removes the entry at `offset` from the head (0 is the oldest).
     mutating func remove(at offset: Int) -> SocketID {
         let child: SocketID
         if offset == 0 {
-            child = items[head].child
+            child = children[head]
             head += 1
         } else {
-            child = items.remove(at: head + offset).child
+            child = children.remove(at: head + offset)
+            details.remove(at: head + offset)
         }
-        if head > 32 && head * 2 > items.count {
-            items.removeFirst(head)
+        if head > 32 && head * 2 > children.count {
+            children.removeFirst(head)
+            details.removeFirst(head)
             head = 0
         }
         return child
     }
 
     mutating func removeAll() -> [SocketID] {
-        let all = entries.map(\.child)
-        items = []
+        let all = Array(children[head...])
+        children = []
+        details = []
         head = 0
         return all
     }

@@ -6,30 +6,56 @@ extension Host {
     /// front of TS (or NOP NOP before TS or SACK_PERM alone), then NOP + window scale. Putting SACK_PERM
     /// first "breaks middleboxes", as the kernel comments.
     static func synOptions(mss: Int, timestamps: (UInt32, UInt32)?, sack: Bool, windowScale: UInt8?) -> [TCPOption] {
-        var options: [TCPOption] = [.maxSegmentSize(UInt16(clamping: mss))]
+        var options: [TCPOption] = []
         options.reserveCapacity(6)
+        options.append(.maxSegmentSize(UInt16(clamping: mss)))
         if let (value, echo) = timestamps {
-            if sack { options.append(.sackPermitted) } else { options += [.noOperation, .noOperation] }
+            if sack {
+                options.append(.sackPermitted)
+            } else {
+                options.append(.noOperation)
+                options.append(.noOperation)
+            }
             options.append(.timestamps(value: value, echoReply: echo))
         } else if sack {
-            options += [.noOperation, .noOperation, .sackPermitted]
+            options.append(.noOperation)
+            options.append(.noOperation)
+            options.append(.sackPermitted)
         }
-        if let ws = windowScale { options += [.noOperation, .windowScale(ws)] }
+        if let ws = windowScale {
+            options.append(.noOperation)
+            options.append(.windowScale(ws))
+        }
         return options
     }
 
-    /// `tcp_established_options`: timestamps (NOP NOP TS) when negotiated, then SACK blocks.
+    /// `tcp_established_options`: timestamps (NOP NOP TS) when negotiated, then the SACK blocks — a
+    /// pending D-SACK block first (RFC 2883), then the most recent (RFC 2018) — as many as fit: 3 beside
+    /// timestamps, else 4.
     func establishedOptions(_ c: Connection) -> [TCPOption] {
-        var options: [TCPOption] = []
-        if c.timestampsOK {
-            options = [.noOperation, .noOperation, .timestamps(value: tsNow(offset: c.tsOffset), echoReply: c.tsRecent)]
+        let ts = c.timestampsOK
+        let sacks = c.sackOK ? c.sackBlocks.count + (c.dsack == nil ? 0 : 1) : 0
+        if sacks == 0 {
+            return ts ? [.noOperation, .noOperation, .timestamps(value: tsNow(offset: c.tsOffset), echoReply: c.tsRecent)] : []
         }
-        if c.sackOK, !c.outOfOrder.isEmpty {
-            // RFC 2018: the most recently received block first; at most 3 fit beside timestamps.
-            let blocks = c.outOfOrder.suffix(c.timestampsOK ? 3 : 4).reversed().map {
-                SACKBlock(left: $0.seq, right: $0.seq + $0.data.count)
-            }
-            options += [.noOperation, .noOperation, .sack(Array(blocks))]
+        var options: [TCPOption] = []
+        options.reserveCapacity(6)
+        if ts {
+            options.append(.noOperation)
+            options.append(.noOperation)
+            options.append(.timestamps(value: tsNow(offset: c.tsOffset), echoReply: c.tsRecent))
+        }
+        if sacks > 0 {
+            var blocks: [SACKBlock] = []
+            let limit = ts ? 3 : 4
+            blocks.reserveCapacity(min(sacks, limit))
+            if let d = c.dsack { blocks.append(d) }
+            for b in c.sackBlocks where blocks.count < limit { blocks.append(b) }
+            // "tp->rx_opt.dsack = 0": a D-SACK block is reported once.
+            c.dsack = nil
+            options.append(.noOperation)
+            options.append(.noOperation)
+            options.append(.sack(blocks))
         }
         return options
     }
@@ -53,32 +79,63 @@ extension Host {
             options = establishedOptions(c)
             window = selectWindow(c)
         }
-        if flags.contains(.ack) {
-            // tcp_event_ack_sent: an ACK went out, so the delayed one is no longer owed.
-            delayedAckPolicy.ackSent(&c.ack, facts: ackFacts(c))
-            c.delayedAckDeadline = .never
+        if flags.contains(.ack) || !payload.isEmpty {
+            let facts = ackFacts(c)
+            if flags.contains(.ack) {
+                // tcp_event_ack_sent: an ACK went out, so the delayed one is no longer owed.
+                delayedAckPolicy.ackSent(&c.ack, facts: facts)
+                cancel(c, .delack)
+            }
+            if !payload.isEmpty {
+                // tcp_event_data_sent.
+                c.lsndtime = now
+                delayedAckPolicy.dataSent(&c.ack, facts: facts)
+            }
         }
-        if !payload.isEmpty { delayedAckPolicy.dataSent(&c.ack, facts: ackFacts(c)) }
         let header = TCPHeader(sourcePort: c.tuple.local.port, destinationPort: c.tuple.remote.port, sequenceNumber: seq,
                                acknowledgmentNumber: flags.contains(.ack) ? c.rcvNxt : SequenceNumber(0), flags: flags,
                                window: window, options: options)
         c.ipID &+= 1
-        output(TCPSegment(ip: ipHeader(to: c.tuple.remote.address, from: c.tuple.local.address, id: c.ipID),
-                          tcp: header, payload: payload),
-               interface: c.interface, socket: c.id, retransmission: retransmission)
+        var segment = TCPSegment(ip: ipHeader(to: c.tuple.remote.address, from: c.tuple.local.address, id: c.ipID),
+                                 tcp: header, payload: payload)
         if flags.contains(.rst) { count(.OutRsts) }
         if retransmission > 0 { count(.RetransSegs) }
+        if c.routeGeneration == arpGeneration {
+            let mac = c.routeMAC
+            // The socket's cached route and neighbour (`sk_dst_cache`).
+            segment.ip.totalLength = UInt16(segment.ip.headerLength + header.headerLength + payload.count)
+            count(.OutSegs)
+            count(.IpOutRequests)
+            emitSent(segment, socket: c.id, retransmission: retransmission)
+            outbox.append(OutgoingFrame(interface: c.interface, frame: Frame(
+                ethernet: EthernetHeader(destination: mac, source: interfaces[c.interface].mac, etherType: .ipv4),
+                payload: .tcp(consume segment))))
+            return
+        }
+        output(consume segment, interface: c.interface, socket: c.id, retransmission: retransmission)
+        if let (_, nextHop) = route(to: c.tuple.remote.address), let mac = arpTable[nextHop] {
+            c.routeMAC = mac
+            c.routeGeneration = arpGeneration
+        }
     }
 
-    /// `tcp_send_ack`: a pure ACK at snd_nxt.
+    /// `tcp_acceptable_seq`: snd_nxt, unless the peer shrank its window below it (by more than
+    /// what scaling can hide); then the window's right edge.
+    func acceptableSeq(_ c: Connection) -> SequenceNumber {
+        let end = c.windowEnd
+        if !(end < c.sndNxt) || (c.windowScaleOK && c.sndNxt - end < 1 << Int(c.rcvWscale)) { return c.sndNxt }
+        return end
+    }
+
+    /// `tcp_send_ack`: a pure ACK.
     func sendAck(_ c: Connection) {
-        transmit(c, flags: .ack, seq: c.sndNxt)
+        transmit(c, flags: .ack, seq: acceptableSeq(c))
     }
 
-    /// `tcp_send_active_reset`: RST|ACK at snd_nxt, as close() with linger 0 or unread data, or a listener
-    /// closing with children queued, sends it.
+    /// `tcp_send_active_reset`: RST|ACK, as close() with linger 0 or unread data, a keepalive timeout,
+    /// or a listener closing with children queued sends it.
     func sendActiveReset(_ c: Connection) {
-        transmit(c, flags: [.rst, .ack], seq: c.sndNxt)
+        transmit(c, flags: [.rst, .ack], seq: acceptableSeq(c))
     }
 
     func ipHeader(to destination: IPv4Address, from source: IPv4Address, id: UInt16) -> IPv4Header {
@@ -87,25 +144,25 @@ extension Host {
     }
 
     /// Routes and sends a segment, and records it.
-    func output(_ segment: TCPSegment, interface: Int, socket: SocketID?, retransmission: Int = 0) {
-        var segment = segment
+    func output(_ seg: consuming TCPSegment, interface: Int, socket: SocketID?, retransmission: Int = 0) {
+        var segment = consume seg
         segment.ip.totalLength = UInt16(segment.ip.headerLength + segment.tcp.headerLength + segment.payload.count)
         count(.OutSegs)
         count(.IpOutRequests)
-        emit(.segmentSent(SegmentRecord(segment), socket: socket, retransmission: retransmission))
+        emitSent(segment, socket: socket, retransmission: retransmission)
         guard let (ifc, nextHop) = route(to: segment.ip.destination) else {
-            emit(.dropped(.noRoute, segment: SegmentRecord(segment), socket: socket))
+            emitDropped(.noRoute, segment, socket: socket)
             return
         }
-        let frame = Frame(ethernet: EthernetHeader(destination: .zero, source: interfaces[ifc].mac, etherType: .ipv4),
-                          payload: .tcp(segment))
-        sendIPv4(frame, nextHop: nextHop, interface: interface < interfaces.count ? interface : ifc)
+        sendIPv4(Frame(ethernet: EthernetHeader(destination: .zero, source: interfaces[ifc].mac, etherType: .ipv4),
+                       payload: .tcp(segment)),
+                 nextHop: nextHop, interface: interface < interfaces.count ? interface : ifc)
     }
 
     /// `tcp_v4_send_reset`: the answer to a segment no socket wants. Never sent in reply to a RST; with
     /// an ACK in the offending segment it is `<SEQ=SEG.ACK><CTL=RST>`, else
     /// `<SEQ=0><ACK=SEG.SEQ+SEG.LEN><CTL=RST,ACK>` (RFC 9293 §3.10.7.1). No options, window 0, IP ID 0.
-    func sendReset(replyingTo seg: TCPSegment, interface: Int) {
+    func sendReset(replyingTo seg: borrowing TCPSegment, interface: Int) {
         guard !seg.tcp.flags.contains(.rst) else { return }
         let header: TCPHeader
         if seg.tcp.flags.contains(.ack) {
@@ -114,7 +171,7 @@ extension Host {
         } else {
             header = TCPHeader(sourcePort: seg.tcp.destinationPort, destinationPort: seg.tcp.sourcePort,
                                sequenceNumber: SequenceNumber(0),
-                               acknowledgmentNumber: seg.tcp.sequenceNumber + seg.sequenceLength, flags: .rstAck, window: 0)
+                               acknowledgmentNumber: seg.tcp.sequenceNumber + seg.length, flags: .rstAck, window: 0)
         }
         output(TCPSegment(ip: ipHeader(to: seg.ip.source, from: seg.ip.destination, id: 0), tcp: header),
                interface: interface, socket: nil)

@@ -40,8 +40,9 @@ struct RequestSock {
     /// `snt_tsval_first` / `snt_tsval_last`: the TSvals of our first and latest SYN-ACK.
     var firstSynAckTS: UInt32
     var lastSynAckTS: UInt32
-    /// When the SYN-ACK timer fires.
+    /// When the SYN-ACK timer fires, and its entry in the timer queue (-1: none yet).
     var deadline: Instant
+    var timer: Int32 = -1
     /// `last_oow_ack_time`: rate limit of SYN-ACKs and ACKs answering out-of-window segments
     /// (`.noOutOfWindowAck` until the first).
     var lastOutOfWindowAck: Instant

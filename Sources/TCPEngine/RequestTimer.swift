@@ -63,8 +63,8 @@ extension Host {
         }
         req.numTimeout &+= 1
         req.deadline = now + requestTimeout(req)
+        req.timer = timers.push(req.deadline, .request(tuple))
         requests[tuple] = req
-        timers.push(req.deadline, .request(tuple))
         emit(.timerArmed(.synAck, socket: l.id, tuple: tuple, deadline: req.deadline))
     }
 }

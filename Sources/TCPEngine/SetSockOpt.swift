@@ -15,7 +15,10 @@ extension Host {
         if case let .TCP_KEEPCNT(n) = option, !(1...127).contains(n) { throw .EINVAL }
         if case let .TCP_KEEPIDLE(s) = option, !(1...32767).contains(s) { throw .EINVAL }
         if case let .TCP_KEEPINTVL(s) = option, !(1...32767).contains(s) { throw .EINVAL }
+        if case let .TCP_USER_TIMEOUT(ms) = option, ms < 0 { throw .EINVAL }
+        let wasKeepalive = c.options.keepalive
         apply(option, to: &c.options)
+        let keepaliveState = c.state != .close && c.state != .listen && !c.isTimeWaitSock
         switch option {
         case let .TCP_QUICKACK(value):
             delayedAckPolicy.setQuickAck(&c.ack, value: value, facts: ackFacts(c))
@@ -25,10 +28,19 @@ extension Host {
                 if value & 1 == 0 { c.ack.pingpong = UInt8(clamping: sysctl.tcp_pingpong_thresh) }
             }
         case let .SO_KEEPALIVE(on):
-            if on, c.state == .established || c.state == .closeWait { armKeepalive(c) }
-            if !on { c.keepaliveDeadline = .never }
+            // tcp_set_keepalive: the timer starts when keepalive is turned on, in any state but CLOSE.
+            if on, !wasKeepalive, keepaliveState { armKeepalive(c, after: keepaliveTime(c)) }
+            if !on { cancel(c, .keepalive) }
         case .TCP_KEEPIDLE:
-            if c.options.keepalive, c.state == .established { armKeepalive(c) }
+            // tcp_sock_set_keepidle_locked: what is left of the new idle time from the last activity.
+            if c.options.keepalive, keepaliveState {
+                let elapsed = keepaliveElapsed(c)
+                let idle = keepaliveTime(c)
+                armKeepalive(c, after: idle > elapsed ? idle - elapsed : .zero)
+            }
+        case let .TCP_NODELAY(on):
+            // __tcp_sock_set_nodelay: TCP_NAGLE_OFF|TCP_NAGLE_PUSH, and what Nagle held goes now.
+            if on { pushPendingFrames(c, nagle: .off) }
         default:
             break
         }

@@ -2,297 +2,268 @@ import TCPPolicy
 import TCPWire
 
 extension Host {
-    /// A segment for a full socket: `tcp_rcv_state_process` (and `tcp_rcv_established`, whose fast
-    /// path gives the same result), dispatched by state.
-    func connectionInput(_ c: Connection, _ seg: TCPSegment) {
+    /// A segment for a full socket: `tcp_rcv_state_process`, and `tcp_rcv_established` for
+    /// ESTABLISHED (its fast path gives the same result as the slow path taken here).
+    func connectionInput(_ c: Connection, _ seg: borrowing TCPSegment) {
+        if c.isTimeWaitSock {
+            timeWaitInput(c, seg)
+            return
+        }
         switch c.state {
         case .synSent:
             // tcp_rcv_state_process returns straight after tcp_rcv_synsent_state_process: no
             // tcp_ack_snd_check, so a third ACK it chose to delay (write pending, TCP_DEFER_ACCEPT,
             // pingpong) is not sent here by the quick-ACK credit it was just granted.
             synSentInput(c, seg)
-            return
-        case .timeWait: timeWaitInput(c, seg)
-        case .close, .listen, .newSynRecv: sendReset(replyingTo: seg, interface: c.interface)
-        default: synchronizedInput(c, seg)
+        case .close, .listen, .newSynRecv, .timeWait:
+            sendReset(replyingTo: seg, interface: c.interface)
+        default:
+            rcvStateProcess(c, seg)
         }
-        afterInput(c)
     }
 
-    /// `tcp_validate_incoming` and the rest of `tcp_rcv_state_process` for SYN_RECV and the
-    /// synchronized states.
-    private func synchronizedInput(_ c: Connection, _ seg: TCPSegment) {
-        let th = seg.tcp
-        let record = SegmentRecord(seg)
-        let seq = th.sequenceNumber
-        let end = seq + seg.sequenceLength
-        c.lastReceived = now
-        let ts = c.timestampsOK ? th.options.timestamps : nil
-        // 1. PAWS (RFC 7323 §5): an older TSval than the last one kept is a stale duplicate. RSTs bypass it.
-        if let ts, !th.flags.contains(.rst), Int32(bitPattern: c.tsRecent &- ts.value) > 1,
-           let stamp = c.tsRecentStamp, now - stamp < .seconds(24 * 86400)
-        {
-            count(.PAWSEstab)
-            emit(.dropped(.paws, segment: record, socket: c.id))
-            if th.flags.contains(.syn) { sendChallengeAck(c, synChallenge: true) } else { sendDupAck(c, seg, counter: .TCPACKSkippedPAWS) }
+    /// `tcp_rcv_state_process` (and `tcp_rcv_established`) for SYN_RECV and the synchronized states.
+    private func rcvStateProcess(_ c: Connection, _ seg: borrowing TCPSegment) {
+        let flags = seg.tcp.flags
+        guard flags.contains(.ack) || flags.contains(.rst) || flags.contains(.syn) else {
+            emitDropped(.noAckFlag, seg, socket: c.id)
             return
         }
-        // 2. Sequence acceptability (`tcp_sequence`).
-        let window = c.receiveWindowRemaining
-        // 23e89e8ee7be: in a simultaneous open the peer's bare SYN-ACK (no data, no FIN: seq + 1 ==
-        // end_seq) completes the handshake instead of drawing a challenge ACK.
-        let exactSynAck = c.state == .synRecv && c.parent == nil && th.flags.contains(.syn) && th.flags.contains(.ack)
-            && end == seq + 1 && seq + 1 == c.rcvNxt && th.acknowledgmentNumber == c.sndNxt
-        if !exactSynAck, end < c.rcvWup || seq > c.rcvNxt + window {
-            emit(.dropped(.outOfWindow, segment: record, socket: c.id))
-            if th.flags.contains(.rst) { return }  // RFC 5961 §3.2: out-of-window RSTs are dropped silently.
-            if th.flags.contains(.syn) { sendChallengeAck(c, synChallenge: true) } else { sendDupAck(c, seg) }
-            return
-        }
-        // 3. RST: only one exactly at rcv_nxt resets; any other in the window draws a challenge ACK (RFC 5961 §3.2).
-        if th.flags.contains(.rst) {
-            if seq == c.rcvNxt {
-                let err: SocketError = c.state == .synRecv && c.parent == nil ? .ECONNREFUSED
-                    : c.state == .closeWait ? .EPIPE : .ECONNRESET
-                if c.state.isSynchronized || c.state == .synRecv { count(.EstabResets) }
-                resetConnection(c, err)
-            } else {
-                sendChallengeAck(c, synChallenge: false)
-            }
-            return
-        }
-        // 4. A SYN in a synchronized state: challenge ACK (RFC 5961 §4.2).
-        if th.flags.contains(.syn), !exactSynAck {
-            sendChallengeAck(c, synChallenge: true)
-            emit(.dropped(.outOfWindow, segment: record, socket: c.id))
-            return
-        }
-        // Keep the peer's latest TSval (RFC 7323 §4.3: only when the segment covers rcv_wup).
-        if let ts, !(seq > c.rcvWup) {
-            c.tsRecent = ts.value
-            c.tsRecentStamp = now
-        }
-        // 5. The ACK field.
-        guard th.flags.contains(.ack) else {
-            emit(.dropped(.noAckFlag, segment: record, socket: c.id))
-            return
-        }
+        guard validateIncoming(c, seg) else { return }
+
+        // Step 5: the ACK field.
         if c.state == .synRecv {
-            guard th.acknowledgmentNumber > c.sndUna, th.acknowledgmentNumber <= c.sndNxt else {
-                emit(.dropped(.badAckForRequest, segment: record, socket: c.id))
+            // A simultaneous open (a child reaches ESTABLISHED in `synRecvSock`): our SYN-ACK must be
+            // the one acknowledged, else one RST.
+            let ack = seg.tcp.acknowledgmentNumber
+            guard ack > c.sndUna, ack <= c.sndNxt else {
+                emitDropped(.badAckForRequest, seg, socket: c.id)
                 sendReset(replyingTo: seg, interface: c.interface)
                 return
             }
             synRecvEstablish(c, seg, cause: .ackReceived)
             return
         }
-        guard processAck(c, seg) else { return }
-        receiveData(c, seg)
+        switch tcpAck(c, seg, noChallenge: c.state != .established) {
+        case .drop:
+            // "accept old ack during closing", but not a too old one or one beyond snd_nxt.
+            if c.state != .established { sendChallengeAck(c, synChallenge: false) }
+            return
+        case .old, .ok:
+            break
+        }
+        let writeSeq = c.writeSeq
+        switch c.state {
+        case .finWait1 where c.sndUna == writeSeq:
+            setState(c, .finWait2, .ackReceived)
+            if c.orphan {
+                if let l2 = c.options.linger2, l2 < 0 {
+                    count(.TCPAbortOnData)
+                    done(c, .ackReceived)
+                    sendReset(replyingTo: seg, interface: c.interface)
+                    return
+                }
+                let end = seg.tcp.sequenceNumber + seg.length
+                if seg.length > 0, end - (flags.contains(.fin) ? 1 : 0) > c.rcvNxt {
+                    // "Receive out of order FIN after close()", or data nobody will read.
+                    count(.TCPAbortOnData)
+                    done(c, .ackReceived)
+                    sendReset(replyingTo: seg, interface: c.interface)
+                    return
+                }
+                orphanFinWait2(c, finInSegment: flags.contains(.fin))
+                if c.isTimeWaitSock { return }
+            }
+        case .closing where c.sndUna == writeSeq:
+            timeWait(c, substate: .timeWait, cause: .ackReceived)
+            return
+        case .lastAck where c.sndUna == writeSeq:
+            done(c, .ackReceived)
+            return
+        default:
+            break
+        }
+
+        // Step 7: the segment text.
+        switch c.state {
+        case .closeWait, .closing, .lastAck:
+            // The peer's FIN came already: nothing new can be read, but a retransmission still gets
+            // its (duplicate) ACK.
+            if !(seg.tcp.sequenceNumber < c.rcvNxt) { break }
+            fallthrough
+        case .finWait1, .finWait2:
+            // RFC 1122 §4.2.2.13: new data for a socket that will not read any more: reset.
+            if c.shutdownRead {
+                let end = seg.tcp.sequenceNumber + seg.length
+                if seg.length > 0, end - (flags.contains(.fin) ? 1 : 0) > c.rcvNxt {
+                    count(.TCPAbortOnData)
+                    tcpReset(c)
+                    sendReset(replyingTo: seg, interface: c.interface)
+                    return
+                }
+            }
+            fallthrough
+        case .established:
+            dataQueue(c, seg)
+        default:
+            break
+        }
+        afterInput(c)
+    }
+
+    /// `tcp_validate_incoming`: PAWS, the sequence number, RST (RFC 5961 §3.2), SYN (§4.2).
+    /// Returns false when the segment was handled or dropped here.
+    private func validateIncoming(_ c: Connection, _ seg: borrowing TCPSegment) -> Bool {
+        let seq = seg.tcp.sequenceNumber
+        let end = seq + seg.length
+        // 1. PAWS (RFC 7323 §5). RSTs bypass it.
+        if c.timestampsOK, let ts = seg.timestamps, pawsDiscard(c, seg, tsVal: ts.value) {
+            if !seg.tcp.flags.contains(.rst) {
+                if seg.tcp.flags.contains(.syn) {
+                    synChallenge(c, seg)
+                    return false
+                }
+                count(.PAWSEstab)
+                emitDropped(.paws, seg, socket: c.id)
+                if !outOfWindowRateLimited(&c.lastOutOfWindowAck, counter: .TCPACKSkippedPAWS, segment: seg) {
+                    sendDupAck(c, seg)
+                }
+                return false
+            }
+        }
+        // 2. Sequence acceptability (`tcp_sequence`).
+        let window = c.receiveWindowRemaining
+        let right = c.rcvNxt + window
+        // 23e89e8ee7be: in a simultaneous open the peer's bare SYN-ACK (no data, no FIN: seq + 1 ==
+        // end_seq) completes the handshake instead of drawing a challenge ACK.
+        let exactSynAck = c.state == .synRecv && c.parent == nil && seg.tcp.flags.contains(.syn) && seg.tcp.flags.contains(.ack)
+            && end == seq + 1 && seq + 1 == c.rcvNxt && seg.tcp.acknowledgmentNumber == c.sndNxt
+        var unacceptable = end < c.rcvWup
+        if !unacceptable, end > right {
+            // Beyond the window: a segment that starts beyond it, or (6.17+, "tcp: do not accept packets
+            // beyond window") one that ends beyond it while the receive queue holds data.
+            if seq > right || !c.receiveQueue.isEmpty {
+                unacceptable = true
+                count(.BeyondWindow)
+            }
+        }
+        if !exactSynAck, unacceptable {
+            emitDropped(.outOfWindow, seg, socket: c.id)
+            if !seg.tcp.flags.contains(.rst) {
+                if seg.tcp.flags.contains(.syn) {
+                    synChallenge(c, seg)
+                    return false
+                }
+                if !outOfWindowRateLimited(&c.lastOutOfWindowAck, counter: .TCPACKSkippedSeq, segment: seg) {
+                    sendDupAck(c, seg)
+                }
+            } else if resetCheck(c, seq) {
+                tcpReset(c)
+            }
+            // RFC 5961 §3.2: any other out-of-window RST is dropped silently.
+            return false
+        }
+        // 3. RST: only one exactly at rcv_nxt (or rcv_nxt − 1 after a FIN, or at the right edge of our
+        // highest SACK block) resets; any other in the window draws a challenge ACK.
+        if seg.tcp.flags.contains(.rst) {
+            if seq == c.rcvNxt || resetCheck(c, seq)
+                || (c.sackOK && !c.sackBlocks.isEmpty && seq == c.sackBlocks.dropFirst().reduce(c.sackBlocks[0].right) {
+                    SequenceNumber.max($0, $1.right)
+                })
+            {
+                tcpReset(c)
+            } else {
+                emitDropped(.outOfWindow, seg, socket: c.id)
+                sendChallengeAck(c, synChallenge: false)
+            }
+            return false
+        }
+        // 4. A SYN in a synchronized state: challenge ACK (RFC 5961 §4.2).
+        if seg.tcp.flags.contains(.syn), !exactSynAck {
+            synChallenge(c, seg)
+            return false
+        }
+        return true
+    }
+
+    /// `tcp_reset_check`: a RST at rcv_nxt − 1 once the peer's FIN is in (CLOSE_WAIT, LAST_ACK, CLOSING).
+    private func resetCheck(_ c: Connection, _ seq: SequenceNumber) -> Bool {
+        seq == c.rcvNxt - 1 && (c.state == .closeWait || c.state == .lastAck || c.state == .closing)
+    }
+
+    /// `tcp_paws_discard`: PAWS with TCP_PAWS_WINDOW (1), except for an old duplicate pure ACK within
+    /// the replay window (`tcp_disordered_ack`).
+    private func pawsDiscard(_ c: Connection, _ seg: borrowing TCPSegment, tsVal: UInt32) -> Bool {
+        guard let stamp = c.tsRecentStamp, c.tsRecent != 0 else { return false }
+        let older = Int32(bitPattern: c.tsRecent &- tsVal)
+        if older <= 1 || now - stamp >= .seconds(24 * 86400) { return false }
+        let seq = seg.tcp.sequenceNumber
+        let disordered = seg.tcp.flags.contains(.ack) && seg.length == 0 && seq == c.rcvNxt
+            && seg.tcp.acknowledgmentNumber == c.sndUna
+            && !mayUpdateWindow(c, ack: seg.tcp.acknowledgmentNumber, seq: seq, window: Int(seg.tcp.window) << Int(c.sndWscale))
+            && Int64(older) <= c.rto.milliseconds * 1024 / 1000
+        return !disordered
+    }
+
+    /// `tcp_reset`: a RST we accept. ECONNREFUSED in SYN_SENT, EPIPE in CLOSE_WAIT, else ECONNRESET.
+    func tcpReset(_ c: Connection) {
+        let err: SocketError = c.state == .synRecv && c.parent == nil ? .ECONNREFUSED
+            : c.state == .closeWait ? .EPIPE : .ECONNRESET
+        resetConnection(c, err)
+    }
+
+    /// The SYN branch of `tcp_validate_incoming` (TCPSYNChallenge, then a challenge ACK).
+    private func synChallenge(_ c: Connection, _ seg: borrowing TCPSegment) {
+        emitDropped(.outOfWindow, seg, socket: c.id)
+        sendChallengeAck(c, synChallenge: true)
     }
 
     /// SYN_RECV → ESTABLISHED on an acceptable ACK (a child after `tcp_check_req`, or a simultaneous open).
-    func synRecvEstablish(_ c: Connection, _ seg: TCPSegment, cause: StateCause) {
-        let th = seg.tcp
-        c.sndUna = th.acknowledgmentNumber
+    func synRecvEstablish(_ c: Connection, _ seg: borrowing TCPSegment, cause: StateCause) {
+        c.sndUna = seg.tcp.acknowledgmentNumber
         // The third ACK's window is scaled (unlike the SYN-ACK's).
-        c.sndWnd = Int(th.window) << Int(c.sndWscale)
+        c.sndWnd = Int(seg.tcp.window) << Int(c.sndWscale)
         c.maxWindow = max(c.maxWindow, c.sndWnd)
-        c.sndWl1 = th.sequenceNumber
-        c.sndWl2 = th.acknowledgmentNumber
+        c.sndWl1 = seg.tcp.sequenceNumber
         // tcp_rcv_state_process, TCP_SYN_RECV: the timestamp bytes come off advmss now, for a child and
         // for a simultaneous open alike (before tcp_init_transfer sizes the window clamp from it).
         if c.timestampsOK, c.advmss > 12 { c.advmss -= 12 }
         c.mssCache = max(min(interfaces[c.interface].mtu - 40, c.mssClamp) - (c.timestampsOK ? 12 : 0), 48)
         c.ack.rcvMSS = max(min(c.advmss, c.mssCache, c.rcvWnd / 2, 536), 88)
-        if let ts = c.timestampsOK ? th.options.timestamps : nil {
+        if let ts = c.timestampsOK ? seg.timestamps : nil {
             c.tsRecent = ts.value
             c.tsRecentStamp = now
             // tcp_synack_rtt_meas → tcp_ack_update_rtt: no timed SYN-ACK, but a TSecr times it.
-            if c.srtt == nil, ts.echoReply != 0 { timestampRTTSample(c, echo: ts.echoReply) }
+            if c.srttUs == 0, ts.echoReply != 0 { timestampRTTSample(c, echo: ts.echoReply) }
         }
-        cancelRetransmit(c)
-        c.retransmits = 0
-        setState(c, .established, cause)
-        c.establishedAt = now
-        c.lastReceived = now
-        initTransfer(c)
-        if c.parent == nil { emit(.connected(c.id)) }
-        receiveData(c, seg)
-        afterInput(c)
-    }
-
-    /// `tcp_ack`. Returns false when the segment is to be dropped.
-    private func processAck(_ c: Connection, _ seg: TCPSegment) -> Bool {
-        let th = seg.tcp
-        let ack = th.acknowledgmentNumber
-        if ack > c.sndNxt {
-            // Acknowledges data never sent: dropped (ESTABLISHED) or challenged (closing states).
-            emit(.dropped(.ackBeyondSndNxt, segment: SegmentRecord(seg), socket: c.id))
-            if c.state != .established { sendChallengeAck(c, synChallenge: false) }
-            return false
-        }
-        if ack < c.sndUna {
-            // RFC 5961 §5.2: far too old → challenge ACK; merely old → ignored, the data still counts.
-            if ack < c.sndUna - UInt32(max(c.maxWindow, 1)) {
-                emit(.dropped(.oldAck, segment: SegmentRecord(seg), socket: c.id))
-                sendChallengeAck(c, synChallenge: false)
-                return false
-            }
-            return true
-        }
-        // RFC 9293 §3.10.7.4: update the send window from the newest segment.
-        if c.sndWl1 < th.sequenceNumber || (c.sndWl1 == th.sequenceNumber && c.sndWl2 <= ack) || ack > c.sndUna {
-            c.sndWnd = Int(th.window) << Int(c.sndWscale)
-            c.maxWindow = max(c.maxWindow, c.sndWnd)
-            c.sndWl1 = th.sequenceNumber
-            c.sndWl2 = ack
-        }
-        guard ack > c.sndUna else { return true }
-        // New data acknowledged.
-        if c.options.keepalive { c.keepaliveProbes = 0 }
-        var acked = ack - c.sndUna
-        var finAcked = false
-        if c.finSent && ack == c.sndMax {
-            finAcked = true
-            acked -= 1
-        }
-        let dataAcked = min(acked, c.sendQueue.count)
-        c.sendQueue.removeFirst(dataAcked)
-        if let rttSeq = c.rttSeq, ack >= rttSeq {
-            rttEstimate(c, sample: now - c.rttStart)
-            c.rttSeq = nil
-        }
-        c.sndUna = ack
-        if c.sndNxt < c.sndUna { c.sndNxt = c.sndUna }
+        clearXmit(c)
         c.retransmits = 0
         c.backoff = 0
         c.retransStamp = nil
-        // RFC 5681 slow start and congestion avoidance, in segments.
-        if c.cwnd < c.ssthresh { c.cwnd += max(1, dataAcked / max(c.mssCache, 1)) } else { c.cwndCount += 1; if c.cwndCount >= c.cwnd { c.cwnd += 1; c.cwndCount = 0 } }
-        if c.sndUna == c.sndMax { cancelRetransmit(c) } else { armRetransmit(c, c.rto) }
-        if finAcked {
-            switch c.state {
-            case .finWait1:
-                setState(c, .finWait2, .ackReceived)
-                if c.orphan { finWait2Timeout(c) }
-            case .closing:
-                enterTimeWait(c, .ackReceived)
-            case .lastAck:
-                setState(c, .close, .ackReceived)
-                destroy(c, .ackReceived)
-                return false
-            default: break
-            }
-        }
-        return true
+        setState(c, .established, cause)
+        // "Prevent spurious tcp_cwnd_restart() on first data packet."
+        c.lsndtime = now
+        c.rcvTstamp = now
+        c.ack.lastReceive = now
+        initTransfer(c)
+        if c.parent == nil { emit(.connected(c.id)) }
+        dataQueue(c, seg)
+        afterInput(c)
     }
 
-    /// `tcp_data_queue` and `tcp_fin`: in-order data to the receive queue, out-of-order data aside,
-    /// duplicates and out-of-window data answered at once.
-    private func receiveData(_ c: Connection, _ seg: TCPSegment) {
-        let th = seg.tcp
-        let hasFin = th.flags.contains(.fin)
-        guard !seg.payload.isEmpty || hasFin else { return }
-        guard c.state == .established || c.state == .finWait1 || c.state == .finWait2 else { return }
-        var seq = th.sequenceNumber
-        var payload = seg.payload
-        let end = seq + payload.count + (hasFin ? 1 : 0)
-        if !(end > c.rcvNxt) {
-            // A retransmit: "force an immediate ACK".
-            delayedAckPolicy.enterQuickAck(&c.ack, credits: LinuxDelayedAck.maxQuickAcks, facts: ackFacts(c))
-            c.ack.pending.insert(.scheduled)
-            return
-        }
-        let window = c.receiveWindowRemaining
-        if !(seq < c.rcvNxt + max(window, 1)) {
-            // Out of window (a zero-window probe, say): ACK at once, drop.
-            delayedAckPolicy.enterQuickAck(&c.ack, credits: LinuxDelayedAck.maxQuickAcks, facts: ackFacts(c))
-            c.ack.pending.insert(.scheduled)
-            emit(.dropped(.outOfWindow, segment: SegmentRecord(seg), socket: c.id))
-            return
-        }
-        if seq < c.rcvNxt {
-            // Partial overlap: keep the new part.
-            payload.removeFirst(c.rcvNxt - seq)
-            seq = c.rcvNxt
-        }
-        if seq > c.rcvNxt {
-            // Out of order: keep it aside (sorted, no duplicates), ACK with SACK.
-            if c.outOfOrder.count >= 256 {
-                emit(.dropped(.outOfOrderQueueFull, segment: SegmentRecord(seg), socket: c.id))
-                return
-            }
-            if !c.outOfOrder.contains(where: { $0.seq == seq }) {
-                let index = c.outOfOrder.firstIndex(where: { seq < $0.seq }) ?? c.outOfOrder.endIndex
-                c.outOfOrder.insert((seq, payload, hasFin), at: index)
-                count(.TCPOFOQueue)
-            }
-            c.ack.pending.insert(.scheduled)
-            return
-        }
-        // In order.
-        let free = ReceiveWindow.fromSpace(c.receiveBufferLimit) - c.receiveQueue.count
-        if payload.count > max(free, 0) + window {
-            count(.TCPRcvQDrop)
-            emit(.dropped(.receiveBufferFull, segment: SegmentRecord(seg), socket: c.id))
-            return
-        }
-        deliver(c, payload, fin: hasFin, headerLength: th.headerLength, push: th.flags.contains(.psh))
-        if !c.outOfOrder.isEmpty {
-            var filled = false
-            while let first = c.outOfOrder.first, !(first.seq > c.rcvNxt) {
-                c.outOfOrder.removeFirst()
-                let overlap = c.rcvNxt - first.seq
-                guard overlap < first.data.count || first.fin else { continue }
-                deliver(c, Array(first.data.dropFirst(overlap)), fin: first.fin, headerLength: 20, push: false)
-                filled = true
-            }
-            // RFC 5681 §4.2: ACK at once when a hole is filled.
-            if filled || c.outOfOrder.isEmpty { c.ack.pending.insert(.now) }
-        }
-    }
-
-    private func deliver(_ c: Connection, _ data: [UInt8], fin: Bool, headerLength: Int, push: Bool) {
-        if !data.isEmpty {
-            if !c.shutdownRead { c.receiveQueue.append(contentsOf: data) }
-            c.rcvNxt += data.count
-            delayedAckPolicy.dataReceived(&c.ack, ReceivedData(length: data.count, headerLength: headerLength, push: push,
-                                                                finUrgOrSyn: fin), facts: ackFacts(c))
-            emit(.readable(c.id, bytes: c.receiveQueue.count))
-        }
-        if fin { receiveFin(c) }
-    }
-
-    /// `tcp_fin`.
-    private func receiveFin(_ c: Connection) {
-        c.rcvNxt += 1
-        c.finReceived = true
-        c.ack.pending.insert(.scheduled)
-        emit(.readable(c.id, bytes: c.receiveQueue.count))
-        switch c.state {
-        case .established:
-            setState(c, .closeWait, .finReceived)
-            // The application will answer soon: delay the ACK so it can ride on our FIN.
-            c.ack.pingpong = UInt8(clamping: sysctl.tcp_pingpong_thresh)
-        case .finWait1:
-            sendAck(c)
-            setState(c, .closing, .finReceived)
-        case .finWait2:
-            sendAck(c)
-            enterTimeWait(c, .finReceived)
-        default: break
-        }
-    }
-
-    /// After a segment: send what the window now allows, then ACK as the delayed-ACK policy decides
+    /// After a segment: send what the windows now allow, then ACK as the delayed-ACK policy decides
     /// (`tcp_data_snd_check`, `tcp_ack_snd_check`).
     func afterInput(_ c: Connection) {
-        guard connections[c.id] != nil, c.state != .close, c.state != .synSent, c.state != .timeWait else { return }
-        pushPendingData(c)
+        guard c.state != .close, c.state != .synSent, !c.isTimeWaitSock else { return }
+        pushPendingFrames(c)
         ackCheck(c)
     }
 
+    /// `tcp_ack_snd_check`.
     func ackCheck(_ c: Connection) {
+        guard c.ack.pending.contains(.scheduled) else { return }
+        // __tcp_ack_snd_check: without SACK, out-of-order data is ACKed at once (no SACK compression).
+        if !c.sackOK, !c.outOfOrder.isEmpty { c.ack.pending.insert(.now) }
         switch delayedAckPolicy.ackCheck(&c.ack, facts: ackFacts(c)) {
         case .none: break
         case .now: sendAck(c)
@@ -300,54 +271,43 @@ extension Host {
         }
     }
 
-    /// `tcp_send_challenge_ack`, rate-limited per socket (`tcp_invalid_ratelimit`).
+    /// `tcp_send_challenge_ack`: rate-limited per socket (`tcp_invalid_ratelimit`), then by the
+    /// host-wide `tcp_challenge_ack_limit` (none at its default, INT_MAX).
     func sendChallengeAck(_ c: Connection, synChallenge: Bool) {
         if synChallenge { count(.TCPSYNChallenge) }
-        var last = c.lastOutOfWindowAck ?? .noOutOfWindowAck
-        if outOfWindowRateLimited(&last, counter: .TCPACKSkippedChallenge) {
+        if outOfWindowRateLimited(&c.lastOutOfWindowAck, counter: .TCPACKSkippedChallenge) {
             emit(.dropped(.challengeAckRateLimited, segment: nil, socket: c.id))
             return
         }
-        c.lastOutOfWindowAck = last
+        let limit = sysctl.tcp_challenge_ack_limit
+        if limit != Int(Int32.max) {
+            let second = now.nanoseconds / 1_000_000_000
+            if second != challengeSecond {
+                // A per-second budget drawn from [limit/2, 1.5·limit) (CVE-2016-5696).
+                let half = (limit + 1) >> 1
+                challengeSecond = second
+                challengeBudget = half + Int(rng.next() % UInt64(max(limit, 1)))
+            }
+            guard challengeBudget > 0 else {
+                emit(.dropped(.challengeAckRateLimited, segment: nil, socket: c.id))
+                return
+            }
+            challengeBudget -= 1
+        }
         count(.TCPChallengeACK)
         sendAck(c)
     }
 
-    /// `tcp_send_dupack` behind `tcp_oow_rate_limited` (`counter`: TCPACKSkippedSeq, or
-    /// TCPACKSkippedPAWS for a PAWS failure).
-    private func sendDupAck(_ c: Connection, _ seg: TCPSegment, counter: MIB = .TCPACKSkippedSeq) {
-        delayedAckPolicy.enterQuickAck(&c.ack, credits: LinuxDelayedAck.maxQuickAcks, facts: ackFacts(c))
-        var last = c.lastOutOfWindowAck ?? .noOutOfWindowAck
-        if outOfWindowRateLimited(&last, counter: counter, segment: seg) { return }
-        c.lastOutOfWindowAck = last
+    /// `tcp_send_dupack`: a duplicate ACK for an unacceptable segment; for one that repeats data
+    /// already received, quick-ACK mode and a D-SACK block (RFC 2883).
+    func sendDupAck(_ c: Connection, _ seg: borrowing TCPSegment) {
+        let seq = seg.tcp.sequenceNumber
+        let end = seq + seg.length
+        if end != seq, seq < c.rcvNxt {
+            count(.DelayedACKLost)
+            delayedAckPolicy.enterQuickAck(&c.ack, credits: LinuxDelayedAck.maxQuickAcks, facts: ackFacts(c))
+            dsackSet(c, seq, end > c.rcvNxt ? c.rcvNxt : end)
+        }
         sendAck(c)
-    }
-
-    /// A segment for a TIME_WAIT socket (`tcp_timewait_state_process`).
-    private func timeWaitInput(_ c: Connection, _ seg: TCPSegment) {
-        let th = seg.tcp
-        if th.flags.contains(.rst) {
-            // RFC 1337 hazard: Linux lets an in-window RST kill TIME_WAIT unless tcp_rfc1337 = 1.
-            if sysctl.tcp_rfc1337 == 0, th.sequenceNumber == c.rcvNxt {
-                count(.TWKilled)
-                destroy(c, .rstReceived)
-            }
-            return
-        }
-        if th.flags.contains(.syn), !th.flags.contains(.ack), th.sequenceNumber > c.rcvNxt {
-            // A new incarnation of the connection: forget TIME_WAIT and let the listener take the SYN.
-            count(.TWRecycled)
-            let tuple = c.tuple
-            destroy(c, .timeWaitReused)
-            if let l = lookupListener(tuple.local) {
-                listenInput(l, seg, tuple: tuple, interface: c.interface, broadcast: false)
-            }
-            return
-        }
-        if th.flags.contains(.fin) || th.sequenceNumber + seg.sequenceLength == c.rcvNxt {
-            // A retransmitted FIN: ACK it again and restart the 60 s.
-            sendAck(c)
-            armTimeWait(c, .seconds(60))
-        }
     }
 }

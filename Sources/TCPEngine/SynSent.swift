@@ -3,16 +3,14 @@ import TCPWire
 
 extension Host {
     /// `tcp_rcv_synsent_state_process`: our SYN is out; what came back?
-    func synSentInput(_ c: Connection, _ seg: TCPSegment) {
-        let th = seg.tcp
-        let record = SegmentRecord(seg)
-        let ts = sysctl.tcp_timestamps != 0 ? th.options.timestamps : nil
-        if th.flags.contains(.ack) {
+    func synSentInput(_ c: Connection, _ seg: borrowing TCPSegment) {
+        let ts = sysctl.tcp_timestamps != 0 ? seg.timestamps : nil
+        if seg.tcp.flags.contains(.ack) {
             // RFC 9293 §3.10.7.3: SEG.ACK ≤ ISS or > SND.NXT is unacceptable → <SEQ=SEG.ACK><CTL=RST>.
-            if th.acknowledgmentNumber <= c.iss || th.acknowledgmentNumber > c.sndNxt {
-                emit(.dropped(.unacceptableAckInSynSent, segment: record, socket: c.id))
+            if seg.tcp.acknowledgmentNumber <= c.iss || seg.tcp.acknowledgmentNumber > c.sndNxt {
+                emitDropped(.unacceptableAckInSynSent, seg, socket: c.id)
                 // "Previous FIN/ACK or RST/ACK might be ignored": retry the SYN after TCP_TIMEOUT_MIN.
-                if c.retransmits == 0 { armRetransmit(c, .milliseconds(2)) }
+                if c.retransmits == 0 { armXmit(c, .retransmit, after: .milliseconds(2)) }
                 sendReset(replyingTo: seg, interface: c.interface)
                 return
             }
@@ -21,38 +19,38 @@ extension Host {
                !SequenceNumber(ts.echoReply &- c.tsOffset).isBetween(SequenceNumber(c.synStampTS), SequenceNumber(tsClock))
             {
                 count(.PAWSActive)
-                emit(.dropped(.pawsActiveRejected, segment: record, socket: c.id))
+                emitDropped(.pawsActiveRejected, seg, socket: c.id)
                 sendReset(replyingTo: seg, interface: c.interface)
                 return
             }
-            if th.flags.contains(.rst) {
+            if seg.tcp.flags.contains(.rst) {
                 // An acceptable RST: the port is closed (tcp_reset in SYN_SENT → ECONNREFUSED).
                 resetConnection(c, .ECONNREFUSED)
                 return
             }
-            guard th.flags.contains(.syn) else {
-                emit(.dropped(.noAckInSynSent, segment: record, socket: c.id))
+            guard seg.tcp.flags.contains(.syn) else {
+                emitDropped(.noAckInSynSent, seg, socket: c.id)
                 return
             }
             synAckReceived(c, seg)
             return
         }
-        if th.flags.contains(.rst) {
-            emit(.dropped(.rstInSynSentWithoutAck, segment: record, socket: c.id))
+        if seg.tcp.flags.contains(.rst) {
+            emitDropped(.rstInSynSentWithoutAck, seg, socket: c.id)
             return
         }
-        if th.flags.contains(.syn) {
+        if seg.tcp.flags.contains(.syn) {
             // Crossed SYNs: a simultaneous open (or a connect to ourselves).
             if let ts, let stamp = c.tsRecentStamp, now - stamp < .seconds(24 * 86400),
                Int32(bitPattern: c.tsRecent &- ts.value) > 1
             {
-                emit(.dropped(.paws, segment: record, socket: c.id))
+                emitDropped(.paws, seg, socket: c.id)
                 return
             }
             simultaneousOpen(c, seg)
             return
         }
-        emit(.dropped(.noAckInSynSent, segment: record, socket: c.id))
+        emitDropped(.noAckInSynSent, seg, socket: c.id)
     }
 
     /// Applies the peer's SYN options to the connection (what `tcp_rcv_synsent_state_process` honours).
@@ -60,7 +58,7 @@ extension Host {
     ///   kernel function neither clears `rcv_wscale` when the peer has no window scale nor takes the
     ///   timestamp bytes off `advmss`: our SYN-ACK still offers our scale and MSS, and advmss shrinks on
     ///   reaching ESTABLISHED (`tcp_rcv_state_process`, TCP_SYN_RECV).
-    private func applySynOptions(_ c: Connection, _ seg: TCPSegment, crossedSyn: Bool = false) {
+    private func applySynOptions(_ c: Connection, _ seg: borrowing TCPSegment, crossedSyn: Bool = false) {
         let opts = SynOptions(seg.tcp.options, sysctl: sysctl, userMSS: c.options.maxSegment)
         c.mssClamp = Int(opts.mss)
         c.sackOK = opts.sack
@@ -91,23 +89,22 @@ extension Host {
 
     /// SYN-ACK in SYN_SENT: ESTABLISHED (`tcp_finish_connect`), then the third ACK — at once, or
     /// delayed so it rides on data, as the delayed-ACK policy decides.
-    private func synAckReceived(_ c: Connection, _ seg: TCPSegment) {
-        let th = seg.tcp
-        c.irs = th.sequenceNumber
-        c.rcvNxt = th.sequenceNumber + 1
+    private func synAckReceived(_ c: Connection, _ seg: borrowing TCPSegment) {
+        c.irs = seg.tcp.sequenceNumber
+        c.rcvNxt = seg.tcp.sequenceNumber + 1
         c.rcvWup = c.rcvNxt
-        c.sndWl1 = th.sequenceNumber
-        c.sndWl2 = th.acknowledgmentNumber
+        c.sndWl1 = seg.tcp.sequenceNumber
         // The window in a SYN-ACK is never scaled.
-        c.sndWnd = Int(th.window)
+        c.sndWnd = Int(seg.tcp.window)
         c.maxWindow = c.sndWnd
         applySynOptions(c, seg)
         // tcp_ack: the SYN is acknowledged; RTT from the SYN unless it was retransmitted (Karn), else
         // from the TSecr (tcp_ack_update_rtt); with neither, tcp_init_transfer falls back to 3 s.
-        c.sndUna = th.acknowledgmentNumber
+        c.sndUna = seg.tcp.acknowledgmentNumber
+        c.sndSml = c.sndUna
         if c.retransmits == 0 {
-            rttEstimate(c, sample: now - (c.retransStamp ?? now))
-        } else if c.timestampsOK, let echo = th.options.timestamps?.echoReply, echo != 0 {
+            rttEstimate(c, sampleUs: microsecondsSince(c.synSentAt))
+        } else if c.timestampsOK, let echo = seg.timestamps?.echoReply, echo != 0 {
             timestampRTTSample(c, echo: echo)
         }
         c.synRetransmissions = c.retransmits
@@ -115,11 +112,11 @@ extension Host {
         c.retransmits = 0
         c.backoff = 0
         c.retransStamp = nil
-        cancelRetransmit(c)
+        clearXmit(c)
         finishConnect(c, .synAckReceived)
         if !seg.payload.isEmpty {
             // Data in a SYN-ACK is discarded unless TCP Fast Open.
-            emit(.dropped(.outOfWindow, segment: SegmentRecord(seg), socket: c.id))
+            emitDropped(.outOfWindow, seg, socket: c.id)
         }
         let facts = ackFacts(c)
         switch delayedAckPolicy.delayThirdAck(&c.ack, ThirdAckFacts(writePending: c.writePending,
@@ -131,14 +128,16 @@ extension Host {
             armDelayedAck(c, deadline)
         }
         // A writer blocked in send() wakes and its data goes out, carrying the ACK.
-        pushPendingData(c)
+        pushPendingFrames(c)
     }
 
     /// `tcp_finish_connect` + `tcp_init_transfer`: ESTABLISHED, buffers and cwnd set up, keepalive armed.
     func finishConnect(_ c: Connection, _ cause: StateCause) {
         setState(c, .established, cause)
-        c.establishedAt = now
-        c.lastReceived = now
+        // tcp_finish_connect: lrcvtime and lsndtime start now (keepalive and slow start after idle).
+        c.ack.lastReceive = now
+        c.lsndtime = now
+        c.rcvTstamp = now
         initTransfer(c)
         emit(.connected(c.id))
     }
@@ -147,7 +146,14 @@ extension Host {
     func initTransfer(_ c: Connection) {
         // tcp_init_metrics: "We've failed to get a valid RTT sample from 3WHS" (a retransmitted SYN or
         // SYN-ACK without timestamps, a SYN cookie): RTO = TCP_TIMEOUT_FALLBACK (RFC 6298 §5.7).
-        if c.srtt == nil { c.rto = .seconds(3) }
+        if c.srttUs == 0 {
+            c.rttvarUs = 3_000_000
+            c.mdevUs = c.rttvarUs
+            c.mdevMaxUs = c.rttvarUs
+            c.rto = .seconds(3)
+        }
+        c.ssthresh = .max  // TCP_INFINITE_SSTHRESH
+        c.cwndStamp = now
         // RFC 6928 IW10, or 1 after more than one SYN/SYN-ACK retransmission.
         c.cwnd = c.synRetransmissions > 1 ? 1 : 10
         let maxWindow = ReceiveWindow.fromSpace(c.receiveBufferLimit)
@@ -162,18 +168,17 @@ extension Host {
             c.windowClamp = max(2 * c.advmss, maxWindow - c.advmss)
         }
         c.rcvSsthresh = min(c.rcvSsthresh, c.windowClamp)
-        if c.options.keepalive { armKeepalive(c) }
+        if c.options.keepalive { armKeepalive(c, after: keepaliveTime(c)) }
     }
 
     /// A SYN without ACK in SYN_SENT: SYN_RECV, and our SYN again with ACK added (`tcp_send_synack`).
-    private func simultaneousOpen(_ c: Connection, _ seg: TCPSegment) {
-        let th = seg.tcp
+    private func simultaneousOpen(_ c: Connection, _ seg: borrowing TCPSegment) {
         setState(c, .synRecv, .synReceived)
-        c.irs = th.sequenceNumber
-        c.rcvNxt = th.sequenceNumber + 1
+        c.irs = seg.tcp.sequenceNumber
+        c.rcvNxt = seg.tcp.sequenceNumber + 1
         c.rcvWup = c.rcvNxt
-        c.sndWnd = Int(th.window)
-        c.sndWl1 = th.sequenceNumber
+        c.sndWnd = Int(seg.tcp.window)
+        c.sndWl1 = seg.tcp.sequenceNumber
         c.maxWindow = c.sndWnd
         applySynOptions(c, seg, crossedSyn: true)
         transmit(c, flags: .synAck, seq: c.iss)

@@ -19,6 +19,13 @@ public struct Sysctls: Hashable, Sendable {
     public var tcp_timestamps = 1
     public var tcp_window_scaling = 1
     public var tcp_sack = 1
+    public var tcp_dsack = 1
+    /// 3: tail loss probes (RFC 8985 §7) on SACK connections.
+    public var tcp_early_retrans = 3
+    /// Duplicate ACKs that mean a loss (RFC 5681 §3.2).
+    public var tcp_reordering = 3
+    public var tcp_slow_start_after_idle = 1
+    public var tcp_retrans_collapse = 1
     public var tcp_ecn = 2
     public var tcp_rmem = (min: 4096, default: 131_072, max: 33_554_432)
     public var tcp_wmem = (min: 4096, default: 16384, max: 4_194_304)
@@ -35,6 +42,8 @@ public struct Sysctls: Hashable, Sendable {
     public var tcp_challenge_ack_limit = Int(Int32.max)
     public var tcp_pingpong_thresh = 1
     public var tcp_tw_reuse = 2
+    /// Milliseconds.
+    public var tcp_tw_reuse_delay = 1000
     public var tcp_max_tw_buckets = 131_072
     public var tcp_fastopen = 1
     /// Microseconds.
@@ -57,11 +66,12 @@ public struct Sysctls: Hashable, Sendable {
     public static let names: [String] = [
         "somaxconn", "rmem_max", "wmem_max", "ip_default_ttl", "ip_local_port_range.low", "ip_local_port_range.high",
         "tcp_max_syn_backlog", "tcp_syncookies", "tcp_abort_on_overflow", "tcp_syn_retries", "tcp_synack_retries",
-        "tcp_syn_linear_timeouts", "tcp_timestamps", "tcp_window_scaling", "tcp_sack", "tcp_ecn",
+        "tcp_syn_linear_timeouts", "tcp_timestamps", "tcp_window_scaling", "tcp_sack", "tcp_dsack", "tcp_early_retrans",
+        "tcp_reordering", "tcp_slow_start_after_idle", "tcp_retrans_collapse", "tcp_ecn",
         "tcp_rmem.min", "tcp_rmem.default", "tcp_rmem.max", "tcp_wmem.min", "tcp_wmem.default", "tcp_wmem.max",
         "tcp_fin_timeout", "tcp_keepalive_time", "tcp_keepalive_intvl", "tcp_keepalive_probes", "tcp_retries1",
         "tcp_retries2", "tcp_orphan_retries", "tcp_rfc1337", "tcp_invalid_ratelimit", "tcp_challenge_ack_limit",
-        "tcp_pingpong_thresh", "tcp_tw_reuse", "tcp_max_tw_buckets", "tcp_fastopen", "tcp_rto_min_us",
+        "tcp_pingpong_thresh", "tcp_tw_reuse", "tcp_tw_reuse_delay", "tcp_max_tw_buckets", "tcp_fastopen", "tcp_rto_min_us",
         "tcp_rto_max_ms", "tcp_app_win", "tcp_adv_win_scale", "tcp_moderate_rcvbuf", "tcp_min_snd_mss",
         "tcp_workaround_signed_windows",
     ]
@@ -86,6 +96,11 @@ public struct Sysctls: Hashable, Sendable {
             case "tcp_timestamps": tcp_timestamps
             case "tcp_window_scaling": tcp_window_scaling
             case "tcp_sack": tcp_sack
+            case "tcp_dsack": tcp_dsack
+            case "tcp_early_retrans": tcp_early_retrans
+            case "tcp_reordering": tcp_reordering
+            case "tcp_slow_start_after_idle": tcp_slow_start_after_idle
+            case "tcp_retrans_collapse": tcp_retrans_collapse
             case "tcp_ecn": tcp_ecn
             case "tcp_rmem.min": tcp_rmem.min
             case "tcp_rmem.default": tcp_rmem.default
@@ -105,6 +120,7 @@ public struct Sysctls: Hashable, Sendable {
             case "tcp_challenge_ack_limit": tcp_challenge_ack_limit
             case "tcp_pingpong_thresh": tcp_pingpong_thresh
             case "tcp_tw_reuse": tcp_tw_reuse
+            case "tcp_tw_reuse_delay": tcp_tw_reuse_delay
             case "tcp_max_tw_buckets": tcp_max_tw_buckets
             case "tcp_fastopen": tcp_fastopen
             case "tcp_rto_min_us": tcp_rto_min_us
@@ -135,6 +151,11 @@ public struct Sysctls: Hashable, Sendable {
             case "tcp_timestamps": tcp_timestamps = v
             case "tcp_window_scaling": tcp_window_scaling = v
             case "tcp_sack": tcp_sack = v
+            case "tcp_dsack": tcp_dsack = v
+            case "tcp_early_retrans": tcp_early_retrans = v
+            case "tcp_reordering": tcp_reordering = v
+            case "tcp_slow_start_after_idle": tcp_slow_start_after_idle = v
+            case "tcp_retrans_collapse": tcp_retrans_collapse = v
             case "tcp_ecn": tcp_ecn = v
             case "tcp_rmem.min": tcp_rmem.min = v
             case "tcp_rmem.default": tcp_rmem.default = v
@@ -154,6 +175,7 @@ public struct Sysctls: Hashable, Sendable {
             case "tcp_challenge_ack_limit": tcp_challenge_ack_limit = v
             case "tcp_pingpong_thresh": tcp_pingpong_thresh = v
             case "tcp_tw_reuse": tcp_tw_reuse = v
+            case "tcp_tw_reuse_delay": tcp_tw_reuse_delay = v
             case "tcp_max_tw_buckets": tcp_max_tw_buckets = v
             case "tcp_fastopen": tcp_fastopen = v
             case "tcp_rto_min_us": tcp_rto_min_us = v

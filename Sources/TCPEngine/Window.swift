@@ -40,6 +40,13 @@ extension Host {
         return sysctl.tcp_rmem.default
     }
 
+    /// The window clamp a user-set receive buffer imposes (`SOCK_RCVBUF_LOCK` in `tcp_connect_init` and
+    /// `tcp_openreq_init_rwin`): `tcp_full_space`, so the window and its scale fit the buffer; 0 (none)
+    /// otherwise.
+    func userWindowClamp(_ options: SocketOptions) -> Int {
+        options.receiveBuffer == nil ? 0 : ReceiveWindow.fromSpace(receiveBuffer(options))
+    }
+
     func sendBuffer(_ options: SocketOptions) -> Int {
         if let v = options.sendBuffer { return max(min(v, sysctl.wmem_max) * 2, 4608) }
         return sysctl.tcp_wmem.default
@@ -47,22 +54,35 @@ extension Host {
 
     /// `tcp_select_window`: the window field of a non-SYN segment, never shrinking the offered window.
     func selectWindow(_ c: Connection) -> UInt16 {
+        let old = c.rcvWnd
         let current = c.receiveWindowRemaining
         var window = selectWindowBytes(c)
         if window < current {
+            // "Never shrink the offered window" (RFC 7323 §2.4).
+            if window == 0 { count(.TCPWantZeroWindowAdv) }
             let unit = 1 << Int(c.rcvWscale)
             window = (current + unit - 1) / unit * unit
         }
         c.rcvWnd = window
         c.rcvWup = c.rcvNxt
-        window = min(window, 65535 << Int(c.rcvWscale))
-        return UInt16(window >> Int(c.rcvWscale))
+        if c.rcvWscale == 0 && sysctl.tcp_workaround_signed_windows != 0 {
+            window = min(window, 32767)
+        } else {
+            window = min(window, 65535 << Int(c.rcvWscale))
+        }
+        let field = window >> Int(c.rcvWscale)
+        if field == 0 {
+            if old != 0 { count(.TCPToZeroWindowAdv) }
+        } else if old == 0 {
+            count(.TCPFromZeroWindowAdv)
+        }
+        return UInt16(field)
     }
 
     /// `__tcp_select_window`: the window the free buffer space allows.
     func selectWindowBytes(_ c: Connection) -> Int {
         let allowed = ReceiveWindow.fromSpace(c.receiveBufferLimit)
-        var free = allowed - c.receiveQueue.count - c.outOfOrder.reduce(0) { $0 + $1.data.count }
+        var free = allowed - c.receiveQueue.count - c.outOfOrderBytes
         let full = min(c.windowClamp, allowed)
         var mss = c.ack.rcvMSS
         if mss > full {

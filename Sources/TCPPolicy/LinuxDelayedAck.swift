@@ -9,6 +9,9 @@ public final class LinuxDelayedAck: DelayedAckPolicy {
     /// TCP_DELACK_MAX = HZ/5.
     public static let delackMax = Interval.milliseconds(200)
 
+    /// `outOfOrderAcks` while a compressed SACK is waiting for its timer.
+    public static let compressedAckPending: UInt8 = .max
+
     public init() {}
 
     @inline(__always) static func inPingpong(_ ack: AckState, _ facts: AckFacts) -> Bool {
@@ -97,13 +100,18 @@ public final class LinuxDelayedAck: DelayedAckPolicy {
         }
         if facts.hasOutOfOrderData {
             // SACK compression: the first three duplicate ACKs go at once (fast retransmit needs them),
-            // then one per min(5 % of RTT, tcp_comp_sack_delay_ns = 1 ms).
+            // then one per min(5 % of RTT, tcp_comp_sack_delay_ns = 1 ms), on the compressed-ACK timer
+            // (kept in `deadline` with TIMER set; `timerFired` tells it from the delayed-ACK timer).
             if ack.outOfOrderAcks < 3 {
                 ack.outOfOrderAcks += 1
                 return .now
             }
+            if ack.pending.contains(.timer), ack.deadline != .never { return .at(ack.deadline) }
             let delay = min((facts.srtt ?? .milliseconds(1)) / 20, .milliseconds(1))
-            return .at(facts.now + delay)
+            ack.outOfOrderAcks = Self.compressedAckPending
+            ack.pending.insert(.timer)
+            ack.deadline = facts.now + delay
+            return .at(ack.deadline)
         }
         return sendDelayedAck(&ack, facts: facts)
     }
@@ -144,10 +152,15 @@ public final class LinuxDelayedAck: DelayedAckPolicy {
     }
 
     public func timerFired(_ ack: inout AckState, facts: AckFacts) -> Bool {
-        // tcp_delack_timer_handler.
         guard ack.pending.contains(.timer) else { return false }
         if facts.now < ack.deadline { return false }
         ack.pending.remove(.timer)
+        if ack.outOfOrderAcks == Self.compressedAckPending {
+            // tcp_compressed_ack_kick: the compressed ACK goes; ato and pingpong stay as they are.
+            ack.outOfOrderAcks = 3
+            return ack.pending.contains(.scheduled)
+        }
+        // tcp_delack_timer_handler.
         guard ack.pending.contains(.scheduled) else { return false }
         if !Self.inPingpong(ack, facts) {
             // "Delayed ACK missed: inflate ATO."
@@ -179,6 +192,7 @@ public final class LinuxDelayedAck: DelayedAckPolicy {
         }
         ack.pending = []
         ack.deadline = .never
+        if ack.outOfOrderAcks == Self.compressedAckPending { ack.outOfOrderAcks = 3 }
     }
 
     public func setQuickAck(_ ack: inout AckState, value: Int, facts: AckFacts) {

@@ -13,6 +13,8 @@ let benchmarks: [(name: String, run: () -> Void)] = [
     ("engine-handshake", EngineBenchmark.handshakeCost),
     ("engine-half-open", EngineBenchmark.halfOpenMemory),
     ("engine-synack-story", EngineBenchmark.synAckStory),
+    ("engine-bulk", EngineBenchmark.bulkTransfer),
+    ("engine-idle-memory", EngineBenchmark.idleMemory),
     ("plugins", PluginBenchmark.run),
     ("journal", JournalBenchmark.run),
 ]

@@ -119,3 +119,30 @@ extension Array where Element == UInt8 {
     /// The bytes of `text` in UTF-8.
     init(text: String) { self = Array(text.utf8) }
 }
+
+extension HostHarness {
+    /// A passive open with `peer` completed at the current time plus `rtt`: SYN now, the SYN-ACK back,
+    /// the third ACK `rtt` later, accept(). The child's SRTT is `rtt`.
+    func establish(_ listener: SocketID, peer: ScriptedPeer? = nil, synOptions: [OptionSpec] = OptionSpec.linuxSYN(),
+                   rtt: Interval = .milliseconds(10),
+                   fileID: String = #fileID, filePath: String = #filePath, line: Int = #line, column: Int = #column)
+        throws -> SocketID
+    {
+        let p = peer ?? self.peer!
+        p.sends(.syn(seq: 0, options: synOptions), fileID: fileID, filePath: filePath, line: line, column: column)
+        expectSent(flags: .synAck, seq: 0, ack: 1, to: p, fileID: fileID, filePath: filePath, line: line, column: column)
+        advance(by: rtt)
+        p.sends(.ack(seq: 1, ack: 1), fileID: fileID, filePath: filePath, line: line, column: column)
+        return try #require(try accept(listener), sourceLocation: SourceLocation(fileID: fileID, filePath: filePath,
+                                                                                 line: line, column: column))
+    }
+}
+
+/// Linux's SYN options without SACK (mss 1460, TS, wscale 7): a peer that makes Linux skip tail loss
+/// probes and SACK blocks.
+let linuxSYNWithoutSack: [OptionSpec] = [.mss(1460), .nop, .nop, .ts(), .nop, .wscale(7)]
+
+/// `n` bytes of a recognisable pattern.
+func pattern(_ n: Int, from start: Int = 0) -> [UInt8] {
+    (0..<n).map { UInt8(truncatingIfNeeded: ($0 + start) % 251) }
+}
