@@ -49,21 +49,6 @@ static int packet_open(const char *ifname, int *ifindex, int ignore_outgoing) {
     return fd;
 }
 
-ssize_t clab_packet_recv(int fd, void *buf, size_t len) {
-    for (;;) {
-        struct sockaddr_ll from;
-        socklen_t fromlen = sizeof from;
-        ssize_t n = recvfrom(fd, buf, len, MSG_DONTWAIT | MSG_TRUNC, (struct sockaddr *)&from, &fromlen);
-        if (n < 0) {
-            if (errno == EINTR) continue;
-            if (errno == EAGAIN || errno == EWOULDBLOCK) return 0;
-            return -errno;
-        }
-        if (from.sll_pkttype == PACKET_OUTGOING) continue;
-        return n > (ssize_t)len ? (ssize_t)len : n;
-    }
-}
-
 ssize_t clab_packet_recv_dir(int fd, void *buf, size_t len, int *outgoing) {
     for (;;) {
         struct sockaddr_ll from;
@@ -76,20 +61,6 @@ ssize_t clab_packet_recv_dir(int fd, void *buf, size_t len, int *outgoing) {
         }
         *outgoing = from.sll_pkttype == PACKET_OUTGOING;
         return n > (ssize_t)len ? (ssize_t)len : n;
-    }
-}
-
-ssize_t clab_packet_send(int fd, int ifindex, const void *buf, size_t len) {
-    struct sockaddr_ll to;
-    memset(&to, 0, sizeof to);
-    to.sll_family = AF_PACKET;
-    to.sll_ifindex = ifindex;
-    to.sll_halen = 6;
-    memcpy(to.sll_addr, buf, 6);
-    for (;;) {
-        ssize_t n = sendto(fd, buf, len, 0, (struct sockaddr *)&to, sizeof to);
-        if (n < 0 && errno == EINTR) continue;
-        return n < 0 ? -errno : n;
     }
 }
 

@@ -7,7 +7,6 @@ final class PacketSocket {
     let interface: String
     let fd: Int32
     let ifindex: Int32
-    private var buffer = [UInt8](repeating: 0, count: 65536)
     /// Batch receive: 64 slots of `stride` bytes (jumbo frames are cut at the stride).
     static let stride = 9216
     private var batch = [UInt8](repeating: 0, count: 64 * PacketSocket.stride)
@@ -29,13 +28,6 @@ final class PacketSocket {
     }
 
     deinit { close(fd) }
-
-    /// The next frame waiting, or nil.
-    func receive() -> [UInt8]? {
-        let n = buffer.withUnsafeMutableBytes { clab_packet_recv(fd, $0.baseAddress, $0.count) }
-        guard n > 0 else { return nil }
-        return Array(buffer[0..<n])
-    }
 
     /// Receives up to 64 frames with one recvmmsg and hands each to `body` as a buffer valid during the call.
     /// Returns how many.
@@ -74,12 +66,6 @@ final class PacketSocket {
         outgoingLengths.removeAll(keepingCapacity: true)
     }
 
-    /// Sends a frame; counts and reports failures instead of stopping the worker.
-    @discardableResult
-    func send(_ frame: [UInt8]) -> Bool {
-        let n = frame.withUnsafeBytes { clab_packet_send(fd, ifindex, $0.baseAddress, $0.count) }
-        return n == frame.count
-    }
 }
 
 /// An error inside a worker, said plainly.

@@ -22,13 +22,6 @@ ssize_t clab_packet_recv_dir(int fd, void *buf, size_t len, int *outgoing);
 /// Watches `fd` for writability once (EPOLLOUT | EPOLLONESHOT): a non-blocking connect finishing.
 int clab_epoll_add_write_once(int epfd, int fd, uint64_t tag);
 
-/// Receives one frame; returns its length, 0 when nothing is waiting (EAGAIN), or -errno.
-/// Frames the kernel reports as PACKET_OUTGOING are skipped (returns -EAGAIN-free 0).
-ssize_t clab_packet_recv(int fd, void *buf, size_t len);
-
-/// Sends one whole Ethernet frame out of `ifindex`. Returns bytes sent or -errno.
-ssize_t clab_packet_send(int fd, int ifindex, const void *buf, size_t len);
-
 /// Receives up to `max` frames in one call (recvmmsg) into `buf`, frame i at `buf + i * stride`, its
 /// length in `lens[i]`; frames this host sent are skipped. Returns the number received (0 if none) or -errno.
 int clab_packet_recv_batch(int fd, unsigned char *buf, size_t stride, uint32_t *lens, int max);
