@@ -308,7 +308,7 @@ public final class ScriptedPeer {
             }
         }
         let header = TCPHeader(sourcePort: port, destinationPort: hostPort, sequenceNumber: seq, acknowledgmentNumber: ack,
-                               flags: segment.flags, window: segment.window, options: options)
+                               flags: segment.flags, window: segment.window, options: TCPOptionList(options))
         let tcp = TCPSegment(ip: IPv4Header(source: address, destination: harness.hostAddress), tcp: header,
                              payload: segment.payload)
         harness.deliver(Frame(ethernet: EthernetHeader(destination: harness.hostMAC, source: mac, etherType: .ipv4),

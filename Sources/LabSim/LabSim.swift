@@ -40,24 +40,28 @@ public final class LabSim {
     }
 
     private var rng: SplitMix64
-    /// Frames on the wire, sorted by (arrival, order); `inFlightHead` is the first not yet delivered.
-    /// A delivered entry's frame is moved out (its slot left nil), never copied.
+    /// Frames on the wire, as plain keys sorted by (arrival, order); `inFlightHead` is the first not
+    /// yet delivered. The frames themselves sit in `pool` (or `bytesPool` when an impairment changed
+    /// their bytes) and never move: a delivered frame is read in place and its slot reused later, so
+    /// the per-frame path neither copies a frame nor destroys one through a generic witness.
     private var inFlight: [Pending] = []
 
     struct Pending {
         var at: Instant
         var order: UInt64
-        var host: Int
-        var interface: Int
-        var frame: InFlight?
+        var host: Int32
+        var interface: Int32
+        /// Index into `pool`, or into `bytesPool` when `isBytes`.
+        var slot: Int32
+        var isBytes: Bool
     }
 
-    /// A frame on the wire: as the host sent it (moved, not copied), or raw bytes when an impairment
-    /// changed them.
-    enum InFlight {
-        case frame(OutgoingFrame)
-        case bytes([UInt8])
-    }
+    /// Frames as the hosts sent them; slots listed in `freeSlots` hold already delivered frames.
+    private var pool: [OutgoingFrame] = []
+    private var freeSlots: [Int32] = []
+    /// Frames whose bytes an impairment changed (corruption, rate limiting): delivered as bytes.
+    private var bytesPool: [[UInt8]] = []
+    private var freeBytesSlots: [Int32] = []
     private var inFlightHead = 0
     private var order: UInt64 = 0
     /// [host × maxInterfaces + interface] → link index, or -1 when nothing is plugged in.
@@ -171,7 +175,7 @@ public final class LabSim {
             if recording || capturing { record(li, hostIndex, to.host, out.frame, droppedBy: nil) }
             order &+= 1
             let at = now + (forward ? link.forwardDelay : link.backwardDelay)
-            insert(Pending(at: at, order: order, host: to.host, interface: to.interface, frame: .frame(consume out)))
+            insert(Pending(at: at, order: order, host: Int32(to.host), interface: Int32(to.interface), slot: park(out), isBytes: false))
             return
         }
         let impairment = forward ? link.aToB : link.bToA
@@ -187,8 +191,10 @@ public final class LabSim {
             case let .deliver(at, delivered, _):
                 record(li, hostIndex, to.host, out.frame, droppedBy: nil)
                 order &+= 1
-                let payload: InFlight = needsBytes && delivered != bytes ? .bytes(delivered) : .frame(copy out)
-                insert(Pending(at: max(at, now), order: order, host: to.host, interface: to.interface, frame: payload))
+                let changed = needsBytes && delivered != bytes
+                let slot = changed ? park(bytes: delivered) : park(copy out)
+                insert(Pending(at: max(at, now), order: order, host: Int32(to.host), interface: Int32(to.interface),
+                               slot: slot, isBytes: changed))
             }
         }
     }
@@ -203,7 +209,26 @@ public final class LabSim {
         }
     }
 
-    private func insert(_ item: consuming Pending) {
+    /// Puts a frame in a free slot (the delivered frame there is released now) or a new one.
+    private func park(_ frame: consuming OutgoingFrame) -> Int32 {
+        if let slot = freeSlots.popLast() {
+            pool[Int(slot)] = frame
+            return slot
+        }
+        pool.append(frame)
+        return Int32(pool.count - 1)
+    }
+
+    private func park(bytes: [UInt8]) -> Int32 {
+        if let slot = freeBytesSlots.popLast() {
+            bytesPool[Int(slot)] = bytes
+            return slot
+        }
+        bytesPool.append(bytes)
+        return Int32(bytesPool.count - 1)
+    }
+
+    private func insert(_ item: Pending) {
         // Kept sorted by (time, order), newest usually last: insertion from the back is O(1) in practice.
         var i = inFlight.count
         while i > inFlightHead && (inFlight[i - 1].at > item.at || (inFlight[i - 1].at == item.at && inFlight[i - 1].order > item.order)) {
@@ -251,10 +276,7 @@ public final class LabSim {
     private func step(to t: Instant) {
         now = max(now, t)
         while inFlightHead < inFlight.count, inFlight[inFlightHead].at <= now {
-            var frame: InFlight?
-            swap(&frame, &inFlight[inFlightHead].frame)
-            let host = inFlight[inFlightHead].host
-            let interface = inFlight[inFlightHead].interface
+            let item = inFlight[inFlightHead]
             inFlightHead += 1
             if inFlightHead == inFlight.count {
                 inFlight.removeAll(keepingCapacity: true)
@@ -263,12 +285,15 @@ public final class LabSim {
                 inFlight.removeFirst(inFlightHead)
                 inFlightHead = 0
             }
-            hostRefs[host]._withUnsafeGuaranteedRef { h in
-                switch frame {
-                case let .frame(f)?: h.receive(frame: f.frame, on: interface, at: now)
-                case let .bytes(b)?: h.receive(bytes: b, on: interface, at: now)
-                case nil: break
-                }
+            let host = Int(item.host), interface = Int(item.interface), slot = Int(item.slot)
+            // The host reads the frame where it lies; nothing lands in the pools until `collect` below.
+            if item.isBytes {
+                hostRefs[host]._withUnsafeGuaranteedRef { $0.receive(bytes: bytesPool[slot], on: interface, at: now) }
+                bytesPool[slot] = []
+                freeBytesSlots.append(item.slot)
+            } else {
+                hostRefs[host]._withUnsafeGuaranteedRef { $0.receive(frame: pool[slot].frame, on: interface, at: now) }
+                freeSlots.append(item.slot)
             }
             collect(host)
         }

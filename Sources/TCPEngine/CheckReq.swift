@@ -117,9 +117,9 @@ extension Host {
 
     /// `tcp_v4_reqsk_send_ack`: an ACK from a request sock (seq = ISN + 1), sent from the control socket.
     func sendRequestAck(_ req: RequestSock, tuple: FourTuple) {
-        var options: [TCPOption] = []
+        var options = TCPOptionList()
         if req.flags.contains(.timestamps) {
-            options = [.noOperation, .noOperation, .timestamps(value: tsNow(offset: req.tsOffset), echoReply: req.tsRecent)]
+            options.appendAlignedTimestamps(value: tsNow(offset: req.tsOffset), echoReply: req.tsRecent)
         }
         let header = TCPHeader(sourcePort: tuple.local.port, destinationPort: tuple.remote.port, sequenceNumber: req.iss + 1,
                                acknowledgmentNumber: req.rcvNxt, flags: .ack,

@@ -8,7 +8,8 @@ struct SynOptions {
     var sack: Bool
     var timestamps: (value: UInt32, echo: UInt32)?
 
-    init(_ options: [TCPOption], sysctl: Sysctls, userMSS: Int?) {
+    init(_ list: TCPOptionList, sysctl: Sysctls, userMSS: Int?) {
+        let options = list.negotiated
         // TCP_MSS_DEFAULT when absent (RFC 9293 §3.7.1); a zero MSS option is ignored.
         var mss: UInt16 = 536
         if let m = options.maxSegmentSize, m != 0 { mss = m }

@@ -5,9 +5,8 @@ extension Host {
     /// `tcp_syn_options` / `tcp_synack_options`: Linux's wire order — MSS, then SACK_PERM packed in
     /// front of TS (or NOP NOP before TS or SACK_PERM alone), then NOP + window scale. Putting SACK_PERM
     /// first "breaks middleboxes", as the kernel comments.
-    static func synOptions(mss: Int, timestamps: (UInt32, UInt32)?, sack: Bool, windowScale: UInt8?) -> [TCPOption] {
-        var options: [TCPOption] = []
-        options.reserveCapacity(6)
+    static func synOptions(mss: Int, timestamps: (UInt32, UInt32)?, sack: Bool, windowScale: UInt8?) -> TCPOptionList {
+        var options = TCPOptionList()
         options.append(.maxSegmentSize(UInt16(clamping: mss)))
         if let (value, echo) = timestamps {
             if sack {
@@ -32,19 +31,16 @@ extension Host {
     /// `tcp_established_options`: timestamps (NOP NOP TS) when negotiated, then the SACK blocks — a
     /// pending D-SACK block first (RFC 2883), then the most recent (RFC 2018) — as many as fit: 3 beside
     /// timestamps, else 4.
-    func establishedOptions(_ c: Connection) -> [TCPOption] {
+    func establishedOptions(_ c: Connection) -> TCPOptionList {
         let ts = c.timestampsOK
         let sacks = c.sackOK ? c.sackBlocks.count + (c.dsack == nil ? 0 : 1) : 0
         if sacks == 0 {
-            return ts ? [.noOperation, .noOperation, .timestamps(value: tsNow(offset: c.tsOffset), echoReply: c.tsRecent)] : []
+            var options = TCPOptionList()
+            if ts { options.appendAlignedTimestamps(value: tsNow(offset: c.tsOffset), echoReply: c.tsRecent) }
+            return options
         }
-        var options: [TCPOption] = []
-        options.reserveCapacity(6)
-        if ts {
-            options.append(.noOperation)
-            options.append(.noOperation)
-            options.append(.timestamps(value: tsNow(offset: c.tsOffset), echoReply: c.tsRecent))
-        }
+        var options = TCPOptionList()
+        if ts { options.appendAlignedTimestamps(value: tsNow(offset: c.tsOffset), echoReply: c.tsRecent) }
         if sacks > 0 {
             var blocks: [SACKBlock] = []
             let limit = ts ? 3 : 4
@@ -62,7 +58,7 @@ extension Host {
 
     /// `__tcp_transmit_skb`: one segment of connection `c`.
     func transmit(_ c: Connection, flags: TCPFlags, seq: SequenceNumber, payload: [UInt8] = [], retransmission: Int = 0) {
-        let options: [TCPOption]
+        let options: TCPOptionList
         let window: UInt16
         if flags.contains(.syn) {
             // A SYN (or our SYN re-sent with ACK in a simultaneous open) carries the SYN options and an

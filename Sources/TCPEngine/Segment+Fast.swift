@@ -17,7 +17,6 @@ extension TCPSegment {
     }
     /// The timestamps option, if any.
     @inline(__always) var timestamps: (value: UInt32, echoReply: UInt32)? {
-        for case let .timestamps(v, e) in tcp.options { return (v, e) }
-        return nil
+        tcp.options.timestamps
     }
 }

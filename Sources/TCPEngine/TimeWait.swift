@@ -188,9 +188,9 @@ extension Host {
     /// `tcp_v4_timewait_ack`: seq = tw_snd_nxt, ack = tw_rcv_nxt, the window it had, TS with the
     /// timewait socket's offset; sent from the control socket (IP ID 0).
     func timeWaitAck(_ c: Connection) {
-        var options: [TCPOption] = []
+        var options = TCPOptionList()
         if c.timestampsOK {
-            options = [.noOperation, .noOperation, .timestamps(value: tsNow(offset: c.tsOffset), echoReply: c.tsRecent)]
+            options.appendAlignedTimestamps(value: tsNow(offset: c.tsOffset), echoReply: c.tsRecent)
         }
         let window = UInt16(min(c.twRcvWnd >> Int(c.rcvWscale), 65535))
         let header = TCPHeader(sourcePort: c.tuple.local.port, destinationPort: c.tuple.remote.port, sequenceNumber: c.sndNxt,

@@ -10,11 +10,12 @@ public struct TCPHeader: Hashable, Sendable {
     /// The checksum as found on parse; `write` computes a fresh one.
     public var checksum: UInt16
     public var urgentPointer: UInt16
-    public var options: [TCPOption]
+    /// The options area, as its bytes (`TCPOptionList`); iterate it for `TCPOption`s.
+    public var options: TCPOptionList
 
     public init(sourcePort: UInt16, destinationPort: UInt16, sequenceNumber: SequenceNumber,
                 acknowledgmentNumber: SequenceNumber = SequenceNumber(0), flags: TCPFlags, window: UInt16,
-                checksum: UInt16 = 0, urgentPointer: UInt16 = 0, options: [TCPOption] = []) {
+                checksum: UInt16 = 0, urgentPointer: UInt16 = 0, options: TCPOptionList = []) {
         self.sourcePort = sourcePort
         self.destinationPort = destinationPort
         self.sequenceNumber = sequenceNumber
@@ -46,7 +47,7 @@ public struct TCPHeader: Hashable, Sendable {
         guard dataOffset >= 5, headerLength <= segment.count else {
             throw .badDataOffset(dataOffset, segmentLength: segment.count)
         }
-        let options = try TCPOption.parseList(UnsafeRawBufferPointer(rebasing: segment[20..<headerLength]))
+        let options = try TCPOptionList.parse(UnsafeRawBufferPointer(rebasing: segment[20..<headerLength]))
         let header = TCPHeader(
             sourcePort: segment.u16(0), destinationPort: segment.u16(2),
             sequenceNumber: SequenceNumber(segment.u32(4)), acknowledgmentNumber: SequenceNumber(segment.u32(8)),
@@ -90,7 +91,7 @@ public struct TCPHeader: Hashable, Sendable {
         out.appendU16(window)
         out.appendU16(checksum)
         out.appendU16(urgentPointer)
-        for option in options { option.write(into: &out) }
+        options.withUnsafeBytes { out.append(contentsOf: $0) }
         // RFC 9293 §3.1: the header is padded with zeros to a 32-bit boundary.
         for _ in optionLength..<padded { out.append(0) }
     }

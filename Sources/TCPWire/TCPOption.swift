@@ -97,40 +97,57 @@ public enum TCPOption: Hashable, Sendable {
         }
     }
 
+    /// Stores the option's bytes at `offset` (the caller has checked they fit).
+    func store(into out: UnsafeMutableRawBufferPointer, at offset: Int) {
+        var i = offset
+        func put(_ b: UInt8) { out[i] = b; i += 1 }
+        func put16(_ v: UInt16) { put(UInt8(truncatingIfNeeded: v >> 8)); put(UInt8(truncatingIfNeeded: v)) }
+        func put32(_ v: UInt32) { put16(UInt16(truncatingIfNeeded: v >> 16)); put16(UInt16(truncatingIfNeeded: v)) }
+        switch self {
+        case let .endOfList(trailing):
+            put(0)
+            for b in trailing { put(b) }
+        case .noOperation:
+            put(1)
+        case let .maxSegmentSize(mss):
+            put(2); put(4); put16(mss)
+        case let .windowScale(shift):
+            put(3); put(3); put(shift)
+        case .sackPermitted:
+            put(4); put(2)
+        case let .sack(blocks):
+            put(5); put(UInt8(truncatingIfNeeded: 2 + 8 * blocks.count))
+            for b in blocks { put32(b.left.rawValue); put32(b.right.rawValue) }
+        case let .timestamps(value, echo):
+            put(8); put(10); put32(value); put32(echo)
+        case let .fastOpen(cookie):
+            put(34); put(UInt8(truncatingIfNeeded: 2 + cookie.count))
+            for b in cookie { put(b) }
+        case let .fastOpenExperimental(cookie):
+            put(254); put(UInt8(truncatingIfNeeded: 4 + cookie.count)); put16(0xF989)
+            for b in cookie { put(b) }
+        case let .unknown(kind, data):
+            put(kind); put(UInt8(truncatingIfNeeded: 2 + data.count))
+            for b in data { put(b) }
+        }
+    }
+
     /// Parses the options area of a TCP header (the bytes between byte 20 and the data offset).
     /// - Throws: `WireError.badOptionLength` for a length byte of 0 or 1, or one running past the area,
     ///   and `.truncated` for a kind byte with no length byte after it.
     public static func parseList(_ bytes: UnsafeRawBufferPointer) throws(WireError) -> [TCPOption] {
+        // Any length (a caller may hand a whole area it has not bounded), unlike `TCPOptionList`'s 40.
+        try TCPOptionList.validate(bytes)
         var options: [TCPOption] = []
-        // Most options take four bytes or more (with their NOPs); one allocation instead of a few regrowths.
-        options.reserveCapacity(bytes.count / 4 + 1)
-        var i = 0
-        while i < bytes.count {
-            let kind = bytes.u8(i)
-            if kind == 0 {
-                options.append(.endOfList(trailing: bytes.bytes(i + 1..<bytes.count)))
-                break
-            }
-            if kind == 1 {
-                options.append(.noOperation)
-                i += 1
-                continue
-            }
-            guard i + 1 < bytes.count else {
-                throw .truncated(layer: .tcpOptions, needed: i + 2, available: bytes.count)
-            }
-            let length = Int(bytes.u8(i + 1))
-            guard length >= 2, i + length <= bytes.count else {
-                throw .badOptionLength(kind: kind, length: length, offset: i)
-            }
-            let body = UnsafeRawBufferPointer(rebasing: bytes[i + 2..<i + length])
-            options.append(interpret(kind: kind, body: body))
-            i += length
+        var offset = 0
+        while let (option, next) = TCPOptionList.decode(bytes, from: offset) {
+            options.append(option)
+            offset = next
         }
         return options
     }
 
-    private static func interpret(kind: UInt8, body: UnsafeRawBufferPointer) -> TCPOption {
+    static func interpret(kind: UInt8, body: UnsafeRawBufferPointer) -> TCPOption {
         switch (kind, body.count) {
         case (2, 2): return .maxSegmentSize(body.u16(0))
         case (3, 1): return .windowScale(body.u8(0))

@@ -40,7 +40,8 @@ enum EngineBenchmark {
             sim.run(for: .microseconds(150))
         }
         for _ in 0..<2000 { once() }  // warm up
-        let n = 200_000
+        // N=20000 makes a run short enough for `valgrind --tool=callgrind` (instruction counts, not noisy).
+        let n = Int(getenv("N").flatMap { Int(String(cString: $0)) } ?? 200_000)
         let cpu0 = cpuNanoseconds(), wall0 = monotonicNanoseconds()
         for _ in 0..<n { once() }
         let cpu = Double(cpuNanoseconds() - cpu0) / Double(n)

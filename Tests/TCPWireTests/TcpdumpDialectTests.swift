@@ -16,7 +16,7 @@ struct TcpdumpDialectTests {
                   ip: IPv4Header(source: client, destination: server),
                   tcp: TCPHeader(sourcePort: ports.0, destinationPort: ports.1, sequenceNumber: SequenceNumber(seq),
                                  acknowledgmentNumber: SequenceNumber(ack), flags: flags, window: window, urgentPointer: urgent,
-                                 options: options),
+                                 options: TCPOptionList(options)),
                   payload: payload)),
               trailer: trailer)
     }

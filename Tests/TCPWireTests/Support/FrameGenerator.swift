@@ -153,7 +153,7 @@ struct FrameGenerator {
             acknowledgmentNumber: plausible && !flags.contains(.ack) ? SequenceNumber(0) : SequenceNumber(.random(in: 0 ... .max, using: &rng)),
             flags: flags, window: .random(in: 0 ... .max, using: &rng),
             urgentPointer: rng.chance(0.5) || plausible && !flags.contains(.urg) ? 0 : .random(in: 1 ... .max, using: &rng),
-            options: plausible ? plausibleOptions(syn: flags.contains(.syn)) : options())
+            options: TCPOptionList(plausible ? plausibleOptions(syn: flags.contains(.syn)) : options()))
     }
 
     /// Options as stacks lay them out: blocks that each start with at most three NOPs of padding and end
