@@ -29,7 +29,7 @@ public final class Host {
     /// The established hash: every full socket with a 4-tuple (SYN_SENT … TIME_WAIT).
     var established: HashTable<FourTuple, Connection>
     /// Request socks (NEW_SYN_RECV), the other part of Linux's ehash.
-    var requests: HashTable<FourTuple, RequestSock>
+    var requests: DenseTable<FourTuple, RequestSock>
     var listenersByPort: [UInt16: [SocketID]] = [:]
     var nextSocketID: Int32 = 1
     /// The default socket options, shared by every connection that keeps them.
@@ -77,7 +77,7 @@ public final class Host {
         connections = HashTable(seed: secret)
         listeners = HashTable(seed: secret &+ 1)
         established = HashTable(seed: secret &+ 2)
-        requests = HashTable(seed: secret &+ 3)
+        requests = DenseTable(seed: secret &+ 3)
     }
 
     /// The earliest time `poll(at:)` has work to do.
