@@ -175,7 +175,7 @@ public final class LabSim {
             if recording || capturing { record(li, hostIndex, to.host, out.frame, droppedBy: nil) }
             order &+= 1
             let at = now + (forward ? link.forwardDelay : link.backwardDelay)
-            insert(Pending(at: at, order: order, host: Int32(to.host), interface: Int32(to.interface), slot: park(out), isBytes: false))
+            insert(Pending(at: at, order: order, host: Int32(to.host), interface: Int32(to.interface), slot: park(consume out), isBytes: false))
             return
         }
         let impairment = forward ? link.aToB : link.bToA

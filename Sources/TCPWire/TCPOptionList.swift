@@ -126,6 +126,16 @@ public struct TCPOptionList: Sendable {
 
     /// The first timestamps option (`tcp_parse_options`' TCPOPT_TIMESTAMP with TCPOLEN_TIMESTAMP).
     public var timestamps: (value: UInt32, echoReply: UInt32)? {
+        // tcp_fast_parse_options' fast path: NOP NOP TS first, as every Linux segment after the
+        // handshake has it, is read without walking.
+        if count8 >= 12 {
+            let fast: (UInt32, UInt32)? = Swift.withUnsafeBytes(of: words) { raw in
+                guard UInt32(bigEndian: raw.load(as: UInt32.self)) == 0x0101_080A else { return nil }
+                return (UInt32(bigEndian: raw.load(fromByteOffset: 4, as: UInt32.self)),
+                        UInt32(bigEndian: raw.load(fromByteOffset: 8, as: UInt32.self)))
+            }
+            if let fast { return fast }
+        }
         var found: (UInt32, UInt32)?
         forEachRaw { kind, body in
             guard kind == 8, body.count == 8 else { return true }
