@@ -48,6 +48,11 @@ struct OptionListTests {
         let slow: TCPOptionList = [.noOperation, .noOperation, .timestamps(value: 0x01020304, echoReply: 0xA0B0C0D0)]
         #expect(fast == slow)
         #expect(fast.bytes == [1, 1, 8, 10, 1, 2, 3, 4, 0xA0, 0xB0, 0xC0, 0xD0])
+        // Read back by the fast path (NOP NOP TS first) and by the walk (TS after another option).
+        #expect(fast.timestamps?.value == 0x01020304 && fast.timestamps?.echoReply == 0xA0B0C0D0)
+        var later: TCPOptionList = [.maxSegmentSize(1460)]
+        later.appendAlignedTimestamps(value: 7, echoReply: 9)
+        #expect(later.timestamps?.value == 7 && later.timestamps?.echoReply == 9)
     }
 
     /// EOL keeps its trailing bytes, so a parsed area serializes back to the same bytes.
