@@ -70,31 +70,9 @@ public enum TCPOption: Hashable, Sendable {
 
     /// Appends the option's bytes.
     public func write(into out: inout [UInt8]) {
-        switch self {
-        case let .endOfList(trailing):
-            out.append(0)
-            out.append(contentsOf: trailing)
-        case .noOperation:
-            out.append(1)
-        case let .maxSegmentSize(mss):
-            out.append(2); out.append(4); out.appendU16(mss)
-        case let .windowScale(shift):
-            out.append(3); out.append(3); out.append(shift)
-        case .sackPermitted:
-            out.append(4); out.append(2)
-        case let .sack(blocks):
-            out.append(5); out.append(UInt8(truncatingIfNeeded: 2 + 8 * blocks.count))
-            for b in blocks { out.appendU32(b.left.rawValue); out.appendU32(b.right.rawValue) }
-        case let .timestamps(value, echo):
-            out.append(8); out.append(10); out.appendU32(value); out.appendU32(echo)
-        case let .fastOpen(cookie):
-            out.append(34); out.append(UInt8(truncatingIfNeeded: 2 + cookie.count)); out.append(contentsOf: cookie)
-        case let .fastOpenExperimental(cookie):
-            out.append(254); out.append(UInt8(truncatingIfNeeded: 4 + cookie.count)); out.appendU16(0xF989)
-            out.append(contentsOf: cookie)
-        case let .unknown(kind, data):
-            out.append(kind); out.append(UInt8(truncatingIfNeeded: 2 + data.count)); out.append(contentsOf: data)
-        }
+        let start = out.count
+        out.append(contentsOf: repeatElement(0, count: encodedLength))
+        out.withUnsafeMutableBytes { store(into: $0, at: start) }
     }
 
     /// Stores the option's bytes at `offset` (the caller has checked they fit).
