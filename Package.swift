@@ -94,8 +94,9 @@ let package = Package(
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
-        // Load generators in C for the lab benchmarks (the kernel baseline and the middlebox rate).
-        .executableTarget(name: "tcplab-kload"),
+        // Load generators in C for the lab benchmarks (the kernel baseline and the middlebox rate); the
+        // frame blaster and sink use CLabIO's packet rings.
+        .executableTarget(name: "tcplab-kload", dependencies: ["CLabIO"]),
         // Release-build benchmarks: `swift run -c release tcplab-bench`.
         .executableTarget(name: "tcplab-bench", dependencies: ["LabJournal", "LabCoordinator", "LabControl", "LabNetlink", "TCPWire", "TCPEngine", "LabSim", "TCPPolicy", "TCPPluginHost"], swiftSettings: hotPath),
         .testTarget(name: "TCPWireTests", dependencies: ["TCPWire"], exclude: ["Fixtures"]),

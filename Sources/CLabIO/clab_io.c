@@ -8,6 +8,7 @@
 #include <net/if.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/timerfd.h>
 #include <time.h>
@@ -176,6 +177,8 @@ uint64_t clab_timerfd_read(int fd) {
     ssize_t n = read(fd, &count, sizeof count);
     return n == sizeof count ? count : 0;
 }
+
+int clab_set_timer_slack_ns(unsigned long ns) { return prctl(PR_SET_TIMERSLACK, ns, 0, 0, 0) < 0 ? -errno : 0; }
 
 int64_t clab_monotonic_ns(void) {
     struct timespec ts;

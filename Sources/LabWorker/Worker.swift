@@ -15,6 +15,8 @@ public enum Worker {
     /// Runs the worker until told to stop. Call it after joining the namespace.
     public static func run(config: WorkerConfig) -> Int32 {
         signal(SIGPIPE, SIG_IGN)
+        // The default 50 µs of slack would let a delayed frame or a TCP timer fire that much late.
+        _ = clab_set_timer_slack_ns(1)
         let node: NodeRuntime
         let loop: EventLoop
         do {

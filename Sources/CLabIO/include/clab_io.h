@@ -44,6 +44,10 @@ int clab_timerfd_set_absolute(int fd, int64_t ns);
 /// Reads the expiration count (clears readiness). Returns count or 0.
 uint64_t clab_timerfd_read(int fd);
 
+/// Sets this thread's timer slack (prctl PR_SET_TIMERSLACK): how late the kernel may fire its timers
+/// and timeouts to batch wake-ups. Returns 0 or -errno.
+int clab_set_timer_slack_ns(unsigned long ns);
+
 /// CLOCK_MONOTONIC and CLOCK_REALTIME in nanoseconds.
 int64_t clab_monotonic_ns(void);
 int64_t clab_realtime_ns(void);
