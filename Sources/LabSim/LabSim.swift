@@ -40,10 +40,10 @@ public final class LabSim {
     }
 
     private var rng: SplitMix64
-    /// Frames on the wire, as plain keys sorted by (arrival, order); `inFlightHead` is the first not
-    /// yet delivered. The frames themselves sit in `pool` (or `bytesPool` when an impairment changed
-    /// their bytes) and never move: a delivered frame is read in place and its slot reused later, so
-    /// the per-frame path neither copies a frame nor destroys one through a generic witness.
+    /// Frames on the wire, as plain keys sorted by (arrival, order) in `inFlight[inFlightHead..<inFlightEnd]`
+    /// (keys past the end are stale, overwritten by later frames). The frames themselves sit in `pool`
+    /// (or `bytesPool` when an impairment changed their bytes): moved in when sent, moved out when
+    /// delivered, never copied.
     private var inFlight: [Pending] = []
 
     struct Pending {
@@ -56,13 +56,19 @@ public final class LabSim {
         var isBytes: Bool
     }
 
-    /// Frames as the hosts sent them; slots listed in `freeSlots` hold already delivered frames.
-    private var pool: [OutgoingFrame] = []
+    /// Frames as the hosts sent them, in memory LabSim manages itself: slots `0..<poolCount` hold a
+    /// frame, except those listed in `freeSlots` (delivered: uninitialized). Not an Array because an
+    /// Array cannot lend an element to a call without copying it (the call might change the array),
+    /// whereas a frame moved out of its slot is the receiver's to borrow.
+    private var pool = UnsafeMutablePointer<OutgoingFrame>.allocate(capacity: 16)
+    private var poolCapacity = 16
+    private var poolCount = 0
     private var freeSlots: [Int32] = []
     /// Frames whose bytes an impairment changed (corruption, rate limiting): delivered as bytes.
     private var bytesPool: [[UInt8]] = []
     private var freeBytesSlots: [Int32] = []
     private var inFlightHead = 0
+    private var inFlightEnd = 0
     private var order: UInt64 = 0
     /// [host × maxInterfaces + interface] → link index, or -1 when nothing is plugged in.
     private var attachment: [Int] = []
@@ -76,6 +82,14 @@ public final class LabSim {
     private var deadlines: [Instant] = []
 
     public init(seed: UInt64 = 1) { rng = SplitMix64(seed: seed) }
+
+    deinit {
+        // The frames still on the wire are the only initialized slots.
+        for item in inFlight[inFlightHead..<inFlightEnd] where !item.isBytes {
+            (pool + Int(item.slot)).deinitialize(count: 1)
+        }
+        pool.deallocate()
+    }
 
     /// Adds a host; its policies and seed are its own.
     @discardableResult
@@ -209,14 +223,23 @@ public final class LabSim {
         }
     }
 
-    /// Puts a frame in a free slot (the delivered frame there is released now) or a new one.
+    /// Moves a frame into a free slot, or a new one.
     private func park(_ frame: consuming OutgoingFrame) -> Int32 {
         if let slot = freeSlots.popLast() {
-            pool[Int(slot)] = frame
+            (pool + Int(slot)).initialize(to: frame)
             return slot
         }
-        pool.append(frame)
-        return Int32(pool.count - 1)
+        if poolCount == poolCapacity {
+            // No free slot: every slot holds a frame, all of them move.
+            let grown = UnsafeMutablePointer<OutgoingFrame>.allocate(capacity: poolCapacity * 2)
+            grown.moveInitialize(from: pool, count: poolCount)
+            pool.deallocate()
+            pool = grown
+            poolCapacity *= 2
+        }
+        (pool + poolCount).initialize(to: frame)
+        poolCount += 1
+        return Int32(poolCount - 1)
     }
 
     private func park(bytes: [UInt8]) -> Int32 {
@@ -230,16 +253,19 @@ public final class LabSim {
 
     private func insert(_ item: Pending) {
         // Kept sorted by (time, order), newest usually last: insertion from the back is O(1) in practice.
-        var i = inFlight.count
+        if inFlightEnd == inFlight.count { inFlight.append(item) }
+        var i = inFlightEnd
         while i > inFlightHead && (inFlight[i - 1].at > item.at || (inFlight[i - 1].at == item.at && inFlight[i - 1].order > item.order)) {
+            inFlight[i] = inFlight[i - 1]
             i -= 1
         }
-        if i == inFlight.count { inFlight.append(item) } else { inFlight.insert(item, at: i) }
+        inFlight[i] = item
+        inFlightEnd += 1
     }
 
     /// The time of the next thing that will happen: a frame arriving or a host timer.
     public var nextEventTime: Instant {
-        var t = inFlightHead < inFlight.count ? inFlight[inFlightHead].at : .never
+        var t = inFlightHead < inFlightEnd ? inFlight[inFlightHead].at : .never
         for i in hosts.indices {
             let d = hosts[i].nextDeadline
             if d < t { t = d }
@@ -252,15 +278,15 @@ public final class LabSim {
         collect()
         var steps = 0
         while steps < maxSteps {
-            var t = inFlightHead < inFlight.count ? inFlight[inFlightHead].at : .never
+            var t = inFlightHead < inFlightEnd ? inFlight[inFlightHead].at : .never
             for d in deadlines where d < t { t = d }
             if t == .never || t > deadline { break }
             step(to: t)
             steps += 1
         }
         if now < deadline { now = deadline }
-        for i in hosts.indices {
-            hosts[i].poll(at: now)
+        for i in hostRefs.indices {
+            hostRefs[i]._withUnsafeGuaranteedRef { $0.poll(at: now) }
             collect(i)
         }
     }
@@ -275,24 +301,29 @@ public final class LabSim {
 
     private func step(to t: Instant) {
         now = max(now, t)
-        while inFlightHead < inFlight.count, inFlight[inFlightHead].at <= now {
+        while inFlightHead < inFlightEnd, inFlight[inFlightHead].at <= now {
             let item = inFlight[inFlightHead]
             inFlightHead += 1
-            if inFlightHead == inFlight.count {
-                inFlight.removeAll(keepingCapacity: true)
+            if inFlightHead == inFlightEnd {
+                // All delivered: start again at the front. Resetting the bounds is enough (the keys are
+                // plain values); `removeAll` would go through a generic `replaceSubrange` every time.
                 inFlightHead = 0
-            } else if inFlightHead > 1024, inFlightHead * 2 > inFlight.count {
-                inFlight.removeFirst(inFlightHead)
+                inFlightEnd = 0
+            } else if inFlightHead > 1024, inFlightHead * 2 > inFlightEnd {
+                inFlight.removeSubrange(..<inFlightHead)
+                inFlightEnd -= inFlightHead
                 inFlightHead = 0
             }
             let host = Int(item.host), interface = Int(item.interface), slot = Int(item.slot)
-            // The host reads the frame where it lies; nothing lands in the pools until `collect` below.
+            // Nothing lands in the pools until `collect` below. A frame leaves its slot (free from now
+            // on) for a local the host borrows, and is released at the end of this iteration.
             if item.isBytes {
                 hostRefs[host]._withUnsafeGuaranteedRef { $0.receive(bytes: bytesPool[slot], on: interface, at: now) }
                 bytesPool[slot] = []
                 freeBytesSlots.append(item.slot)
             } else {
-                hostRefs[host]._withUnsafeGuaranteedRef { $0.receive(frame: pool[slot].frame, on: interface, at: now) }
+                let frame = (pool + slot).move().frame
+                hostRefs[host]._withUnsafeGuaranteedRef { $0.receive(frame: frame, on: interface, at: now) }
                 freeSlots.append(item.slot)
             }
             collect(host)

@@ -23,8 +23,15 @@ enum EngineBenchmark {
     }
 
     /// connect → SYN, SYN-ACK, ACK → accept → close on both ends (the server first, so TIME_WAIT stays
-    /// on the server and client ports free up), FIN exchange included.
+    /// on the server and client ports free up), FIN exchange included: the figure. A second
+    /// line breaks it down: the same with an abortive close (the server's child has SO_LINGER 0, so
+    /// close() sends one RST and nobody enters TIME_WAIT), which leaves the handshake's own cost.
     static func handshakeCost() {
+        handshakeCost(abortive: false)
+        handshakeCost(abortive: true)
+    }
+
+    static func handshakeCost(abortive: Bool) {
         let (sim, client, server) = twoHosts(seed: 11, recording: false)
         let listener = try! server.listen(port: 80, backlog: 4096, at: sim.now)
         let remote = SocketAddress(IPv4Address(198, 18, 0, 2), 80)
@@ -34,6 +41,7 @@ enum EngineBenchmark {
             guard let child = try? server.accept(listener, at: sim.now) else {
                 fatalError("handshake did not complete: client \(client.state(of: c).map { "\($0)" } ?? "?")")
             }
+            if abortive { try! server.setsockopt(child, .SO_LINGER(on: true, seconds: 0), at: sim.now) }
             server.close(child, at: sim.now)
             sim.run(for: .microseconds(100))
             client.close(c, at: sim.now)
@@ -46,7 +54,8 @@ enum EngineBenchmark {
         for _ in 0..<n { once() }
         let cpu = Double(cpuNanoseconds() - cpu0) / Double(n)
         let wall = Double(monotonicNanoseconds() - wall0) / 1e9
-        print("engine: full handshake + close in LabSim: \(fmt(cpu / 1000)) µs CPU each (\(n) handshakes in \(fmt(wall)) s wall, \(fmt(Double(n) / wall)) per second); PassiveOpens \(server.counters[.PassiveOpens]), TW \(server.counters[.TW])")
+        let what = abortive ? "handshake + abortive close (SO_LINGER 0: one RST, no TIME_WAIT)" : "full handshake + close (FIN exchange, TIME_WAIT)"
+        print("engine: \(what) in LabSim: \(fmt(cpu / 1000)) µs CPU each (\(n) in \(fmt(wall)) s wall, \(fmt(Double(n) / wall)) per second); PassiveOpens \(server.counters[.PassiveOpens]), TW \(server.counters[.TW]), OutRsts \(server.counters[.OutRsts])")
     }
 
     /// A million half-open requests held by one listener: resident memory per request.
