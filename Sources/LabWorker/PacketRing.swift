@@ -59,10 +59,6 @@ final class PacketRing {
         _ = clab_ring_tx_enqueue(ring, frame.baseAddress, UInt32(frame.count))
     }
 
-    func send(_ frame: [UInt8]) {
-        frame.withUnsafeBytes { send($0) }
-    }
-
     /// Hands the queued frames to the kernel (one send()); nothing when none is queued.
     func flush() {
         if clab_ring_tx_pending(ring) > 0 { _ = clab_ring_tx_flush(ring) }

@@ -146,26 +146,4 @@ public enum TCPOption: Hashable, Sendable {
 extension Array where Element == TCPOption {
     /// The options' total size in bytes, before padding.
     public var encodedLength: Int { reduce(0) { $0 + $1.encodedLength } }
-
-    /// The first MSS option's value.
-    public var maxSegmentSize: UInt16? {
-        for case let .maxSegmentSize(v) in self { return v }
-        return nil
-    }
-    /// The first window-scale option's shift.
-    public var windowScale: UInt8? {
-        for case let .windowScale(v) in self { return v }
-        return nil
-    }
-    public var sackPermitted: Bool { contains(.sackPermitted) }
-    /// The first timestamps option.
-    public var timestamps: (value: UInt32, echoReply: UInt32)? {
-        for case let .timestamps(v, e) in self { return (v, e) }
-        return nil
-    }
-    /// The SACK blocks of the first SACK option.
-    public var sackBlocks: [SACKBlock]? {
-        for case let .sack(blocks) in self { return blocks }
-        return nil
-    }
 }

@@ -104,26 +104,6 @@ public struct TCPOptionList: Sendable {
         return (TCPOption.interpret(kind: kind, body: body), start + length)
     }
 
-    /// Calls `body` with each option's kind and body (the bytes after the length byte) until it
-    /// returns false. Valid lists only: every list is built by `append` or checked by `parse`.
-    func forEachRaw(_ body: (UInt8, UnsafeRawBufferPointer) -> Bool) {
-        withUnsafeBytes { bytes in
-            var i = 0
-            while i < bytes.count {
-                let kind = bytes[i]
-                if kind == 0 { _ = body(0, UnsafeRawBufferPointer(rebasing: bytes[(i + 1)...])); return }
-                if kind == 1 {
-                    if !body(1, UnsafeRawBufferPointer(rebasing: bytes[i..<i])) { return }
-                    i += 1
-                    continue
-                }
-                let length = Int(bytes[i + 1])
-                if !body(kind, UnsafeRawBufferPointer(rebasing: bytes[(i + 2)..<(i + length)])) { return }
-                i += length
-            }
-        }
-    }
-
     /// The first timestamps option (`tcp_parse_options`' TCPOPT_TIMESTAMP with TCPOLEN_TIMESTAMP).
     public var timestamps: (value: UInt32, echoReply: UInt32)? {
         // tcp_fast_parse_options' fast path: NOP NOP TS first, as every Linux segment after the
@@ -136,60 +116,38 @@ public struct TCPOptionList: Sendable {
             }
             if let fast { return fast }
         }
-        var found: (UInt32, UInt32)?
-        forEachRaw { kind, body in
-            guard kind == 8, body.count == 8 else { return true }
-            found = (body.u32(0), body.u32(4))
-            return false
-        }
-        return found
+        return negotiated.timestamps
     }
 
     /// The first MSS option's value.
-    public var maxSegmentSize: UInt16? {
-        var found: UInt16?
-        forEachRaw { kind, body in
-            guard kind == 2, body.count == 2 else { return true }
-            found = body.u16(0)
-            return false
-        }
-        return found
-    }
-
+    public var maxSegmentSize: UInt16? { negotiated.maxSegmentSize }
     /// The first window-scale option's shift.
-    public var windowScale: UInt8? {
-        var found: UInt8?
-        forEachRaw { kind, body in
-            guard kind == 3, body.count == 1 else { return true }
-            found = body[0]
-            return false
-        }
-        return found
-    }
-
+    public var windowScale: UInt8? { negotiated.windowScale }
     /// True when a SACK-permitted option is present.
-    public var sackPermitted: Bool {
-        var found = false
-        forEachRaw { kind, body in
-            found = kind == 4 && body.isEmpty
-            return !found
-        }
-        return found
-    }
+    public var sackPermitted: Bool { negotiated.sackPermitted }
 
     /// The options a SYN negotiates, read in one walk (`tcp_parse_options` filling
     /// `tcp_options_received`): the first of each, at its RFC size only.
     public var negotiated: NegotiatedOptions {
         var found = NegotiatedOptions()
-        forEachRaw { kind, body in
-            switch (kind, body.count) {
-            case (2, 2): if found.maxSegmentSize == nil { found.maxSegmentSize = body.u16(0) }
-            case (3, 1): if found.windowScale == nil { found.windowScale = body[0] }
-            case (4, 0): found.sackPermitted = true
-            case (8, 8): if found.timestamps == nil { found.timestamps = (body.u32(0), body.u32(4)) }
-            default: break
+        // Valid lists only: every list is built by `append` or checked by `parse`.
+        withUnsafeBytes { bytes in
+            var i = 0
+            while i < bytes.count {
+                let kind = bytes[i]
+                if kind == 0 { return }  // EOL
+                if kind == 1 { i += 1; continue }
+                let length = Int(bytes[i + 1])
+                let body = UnsafeRawBufferPointer(rebasing: bytes[(i + 2)..<(i + length)])
+                switch (kind, body.count) {
+                case (2, 2): if found.maxSegmentSize == nil { found.maxSegmentSize = body.u16(0) }
+                case (3, 1): if found.windowScale == nil { found.windowScale = body[0] }
+                case (4, 0): found.sackPermitted = true
+                case (8, 8): if found.timestamps == nil { found.timestamps = (body.u32(0), body.u32(4)) }
+                default: break
+                }
+                i += length
             }
-            return true
         }
         return found
     }
