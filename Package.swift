@@ -98,7 +98,7 @@ let package = Package(
         // frame blaster and sink use CLabIO's packet rings.
         .executableTarget(name: "tcplab-kload", dependencies: ["CLabIO"]),
         // Release-build benchmarks: `swift run -c release tcplab-bench`.
-        .executableTarget(name: "tcplab-bench", dependencies: ["LabJournal", "LabCoordinator", "LabControl", "LabNetlink", "TCPWire", "TCPEngine", "LabSim", "TCPPolicy", "TCPPluginHost"], swiftSettings: hotPath),
+        .executableTarget(name: "tcplab-bench", dependencies: ["CLabIO", "LabJournal", "LabCoordinator", "LabControl", "LabNetlink", "TCPWire", "TCPEngine", "LabSim", "TCPPolicy", "TCPPluginHost"], swiftSettings: hotPath),
         .testTarget(name: "TCPWireTests", dependencies: ["TCPWire"], exclude: ["Fixtures"]),
         .testTarget(name: "LabRuntimeTests", dependencies: ["LabCoordinator", "LabControl", "LabNetlink", "TCPPolicy"]),
         .testTarget(name: "TCPEngineTests", dependencies: ["TCPEngine", "LabSim", "TCPWire"]),

@@ -16,9 +16,12 @@ public struct LabPlan: Sendable {
         public var gateway: String?
         /// Policies by seam (`isn`, `accept-queue`, `delayed-ack`): built-ins or plugins with parameters.
         public var policies: [String: PolicySpec]
+        /// The worker's CPUs and wake-up latency.
+        public var placement: Placement
 
         public init(name: String, role: NodeRole, interfaces: [InterfaceSpec], sysctl: [String: Int] = [:],
-                    impair: [ImpairmentSpec] = [], gateway: String? = nil, policies: [String: PolicySpec] = [:]) {
+                    impair: [ImpairmentSpec] = [], gateway: String? = nil, policies: [String: PolicySpec] = [:],
+                    placement: Placement = Placement()) {
             self.name = name
             self.role = role
             self.interfaces = interfaces
@@ -26,6 +29,7 @@ public struct LabPlan: Sendable {
             self.impair = impair
             self.gateway = gateway
             self.policies = policies
+            self.placement = placement
         }
     }
 

@@ -8,7 +8,8 @@ extension Topology {
     static let topKeys = ["name", "description", "seed", "duration", "backends", "allow-addresses", "nodes", "links", "steps",
                           "expect", "netns", "sim"]
     static let overlayKeys = ["description", "seed", "duration", "allow-addresses", "nodes", "links", "steps", "expect"]
-    static let nodeKeys = ["role", "address", "interfaces", "mac", "gateway", "sysctl", "socket-options", "policies", "impair", "rules"]
+    static let nodeKeys = ["role", "address", "interfaces", "mac", "gateway", "sysctl", "socket-options", "policies", "impair", "rules",
+                           "cpus", "low-latency"]
     static let interfaceKeys = ["address", "mac", "mtu"]
     static let impairKeys = ["from", "loss", "delay", "jitter", "duplicate", "reorder", "reorder-delay", "corrupt", "rate"]
     static let ruleKeys = ["from", "match", "nth", "action", "delay", "name"]
@@ -295,6 +296,7 @@ struct Loader {
                 if let d = loadRule(item, node: name) { directions.append(d) }
             }
         }
+        let placement = loadPlacement(field("cpus"), field("low-latency"), node: name)
         if role != .middlebox {
             for k in ["impair", "rules"] where field(k) != nil {
                 error(fields.first { $0.key.name == k }!.key.location, "node \(name): only a middlebox takes \(k)",
@@ -312,7 +314,27 @@ struct Loader {
             }
         }
         return Topology.Node(name: name, role: role, interfaces: interfaces, gateway: gateway, sysctl: sysctl, socketOptions: options,
-                             policies: policyChoices, directions: directions, location: key.location)
+                             policies: policyChoices, directions: directions, placement: placement, location: key.location)
+    }
+
+    /// `cpus: [1]` and `low-latency: true`: where the node's worker runs and how fast it wakes.
+    /// The CPUs are checked against this machine's, where the lab will run.
+    func loadPlacement(_ cpus: YAMLNode?, _ lowLatency: YAMLNode?, node: String) -> Placement {
+        var placement = Placement()
+        if let cpus {
+            let machine = ProcessInfo.processInfo.activeProcessorCount
+            for item in reader.list(cpus, "node \(node): cpus") ?? [] {
+                guard let n = reader.int(item, "a cpu") else { continue }
+                if n < 0 || n >= machine {
+                    error(item.location, "node \(node): cpu \(n) is not on this machine (it has cpus 0–\(machine - 1))",
+                          suggestion: "choose cpus between 0 and \(machine - 1), or drop cpus")
+                } else if !placement.cpus.contains(n) {
+                    placement.cpus.append(n)
+                }
+            }
+        }
+        if let lowLatency, let b = reader.bool(lowLatency, "low-latency") { placement.lowLatency = b }
+        return placement
     }
 
     func checkName(_ name: String, at l: SourceLocation) {

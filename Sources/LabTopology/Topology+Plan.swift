@@ -71,7 +71,8 @@ extension Topology {
                          interfaces: n.interfaces.map { InterfaceSpec(name: $0.name, mac: $0.mac, address: $0.address.map { "\($0)" }, mtu: $0.mtu) },
                          sysctl: n.sysctl, impair: n.role == .middlebox ? impairments(of: n) : [], gateway: n.gateway.map { "\($0)" },
                          policies: Dictionary(n.policies.map { ($0.kind, PolicySpec(name: $0.name, parameters: $0.parameters)) },
-                                              uniquingKeysWith: { _, b in b }))
+                                              uniquingKeysWith: { _, b in b }),
+                         placement: n.placement)
         }
         let planLinks = links.map { LabPlan.Link(($0.a.node, $0.a.interface), ($0.b.node, $0.b.interface)) }
         let planSteps = expandedSteps.map { s in

@@ -68,6 +68,8 @@ public struct Topology: Sendable {
         public var policies: [PolicyChoice]
         /// Middlebox only: impairments and rules per direction, by the neighbour they come from.
         public var directions: [Direction]
+        /// The worker's CPUs and wake-up latency (`cpus`, `low-latency`); the simulator ignores them.
+        public var placement: Placement = Placement()
         public var location: SourceLocation
 
         public var address: IPv4Interface? { interfaces.first?.address }

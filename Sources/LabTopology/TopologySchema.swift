@@ -78,6 +78,10 @@ public enum TopologySchema {
                 "policies": ["type": "object", "additionalProperties": false,
                              "properties": ["isn": policy, "accept-queue": policy, "delayed-ack": policy]] as [String: Any],
                 "impair": ["type": "array", "items": ref("impair")], "rules": ["type": "array", "items": ref("rule")],
+                "cpus": ["type": "array", "items": ["type": "integer", "minimum": 0] as [String: Any],
+                         "description": "CPUs the node's worker may run on (netns backend)."] as [String: Any],
+                "low-latency": ["type": "boolean",
+                                "description": "Keep idle CPUs polling while the worker runs (a 0 µs CPU latency request): fast wake-ups, more CPU burned (netns backend)."] as [String: Any],
             ] as [String: Any],
         ]
         let none: [String: Any] = ["type": ["null", "boolean"]]

@@ -19,7 +19,10 @@ public enum Worker {
         _ = clab_set_timer_slack_ns(1)
         let node: NodeRuntime
         let loop: EventLoop
+        var latencyHold: Int32?
+        defer { if let fd = latencyHold { close(fd) } }
         do {
+            latencyHold = try config.placement?.apply(node: config.node)
             loop = try EventLoop()
             switch config.role {
             case .client, .server: node = try StackNode(config: config, now: EventLoop.now)

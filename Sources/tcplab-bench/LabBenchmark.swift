@@ -1,3 +1,4 @@
+import CLabIO
 import Foundation
 import LabControl
 import LabCoordinator
@@ -101,27 +102,63 @@ extension LabBenchmark {
     /// receive ring (its own timestamp), the path alone; the sink reads blocks of frames, so it wakes
     /// rarely and leaves the CPUs to the path. `read`: from the send to the sink reading the frame, woken
     /// per frame, as the first version of this benchmark measured it, including the sink's own wake-up.
+    ///
+    /// Both are measured in two arrangements: as the scheduler places the three processes (blaster,
+    /// middlebox, sink) on the machine's CPUs, and with the middlebox on a CPU of its own holding a
+    /// `low-latency` request (topology keys `cpus` and `low-latency`), the blaster and the sink on the others.
     static func middlebox() {
         guard (try? Privileges.check()) != nil else { print("lab: needs root"); return }
+        let cpus = ProcessInfo.processInfo.activeProcessorCount
         do {
-            let frames = 1_000_000
-            let direct = try blast(viaMiddlebox: nil, frames: frames, rate: 0, sink: .blocks)
-            let impaired = try blast(viaMiddlebox: ImpairmentSpec(loss: 0.0001), frames: frames, rate: 0, sink: .blocks)
-            print("lab: frames/s delivered, \(frames) 64-byte frames: direct veth \(fmt(direct.rate)), through the middlebox with impairments \(fmt(impaired.rate))")
-            if let cost = impaired.nanosecondsPerFrame {
-                print("lab: middlebox CPU time per forwarded frame \(fmt(cost)) ns (process time / frames forwarded, kernel work done on its behalf included): capacity \(fmt(1e9 / cost)) frames/s per CPU")
-            }
-            for sink in [SinkMode.blocks, .perFrame] {
-                let d = try blast(viaMiddlebox: nil, frames: 100_000, rate: 50_000, sink: sink)
-                let m = try blast(viaMiddlebox: ImpairmentSpec(), frames: 100_000, rate: 50_000, sink: sink)
-                print("lab: latency at 50,000 frames/s, \(sink.said): direct p50 \(fmt(d.arriveP50)) µs p99 \(fmt(d.arriveP99)) µs; through the middlebox p50 \(fmt(m.arriveP50)) µs p99 \(fmt(m.arriveP99)) µs; added at p99 \(fmt(m.arriveP99 - d.arriveP99)) µs")
-                if sink == .perFrame {
-                    print("lab: latency at 50,000 frames/s, until the sink reads it (woken per frame): direct p50 \(fmt(d.p50)) µs p99 \(fmt(d.p99)) µs; through the middlebox p50 \(fmt(m.p50)) µs p99 \(fmt(m.p99)) µs; added at p99 \(fmt(m.p99 - d.p99)) µs")
-                }
+            try middlebox(arrangement: nil)
+            if cpus >= 2 {
+                try middlebox(arrangement: Arrangement(middlebox: cpus - 1, load: Array(0..<(cpus - 1))))
+            } else {
+                print("lab: one CPU: the middlebox cannot have a CPU of its own")
             }
         } catch {
             print("lab: middlebox benchmark failed: \(error)")
         }
+    }
+
+    /// The middlebox on one CPU with a low-latency request; the load generators on the others.
+    struct Arrangement {
+        var middlebox: Int
+        var load: [Int]
+
+        var placement: Placement { Placement(cpus: [middlebox], lowLatency: true) }
+        var said: String { "middlebox on cpu \(middlebox) with low-latency, blaster and sink on cpu \(load.map(String.init).joined(separator: ","))" }
+    }
+
+    static func middlebox(arrangement: Arrangement?) throws {
+        let label = arrangement.map { "lab (\($0.said))" } ?? "lab (processes where the scheduler puts them)"
+        let restore = pinLoad(to: arrangement?.load)
+        defer { restore() }
+        let placement = arrangement?.placement
+        let frames = 1_000_000
+        let direct = try blast(viaMiddlebox: nil, frames: frames, rate: 0, sink: .blocks)
+        let impaired = try blast(viaMiddlebox: ImpairmentSpec(loss: 0.0001), placement: placement, frames: frames, rate: 0, sink: .blocks)
+        print("\(label): frames/s delivered, \(frames) 64-byte frames: direct veth \(fmt(direct.rate)), through the middlebox with impairments \(fmt(impaired.rate))")
+        if let cost = impaired.nanosecondsPerFrame {
+            print("\(label): middlebox CPU time per forwarded frame \(fmt(cost)) ns (process time / frames forwarded, kernel work done on its behalf included): capacity \(fmt(1e9 / cost)) frames/s per CPU")
+        }
+        for sink in [SinkMode.blocks, .perFrame] {
+            let d = try blast(viaMiddlebox: nil, frames: 100_000, rate: 50_000, sink: sink)
+            let m = try blast(viaMiddlebox: ImpairmentSpec(), placement: placement, frames: 100_000, rate: 50_000, sink: sink)
+            print("\(label): latency at 50,000 frames/s, \(sink.said): direct p50 \(fmt(d.arriveP50)) µs p99 \(fmt(d.arriveP99)) µs; through the middlebox p50 \(fmt(m.arriveP50)) µs p99 \(fmt(m.arriveP99)) µs; added at p99 \(fmt(m.arriveP99 - d.arriveP99)) µs")
+            if sink == .perFrame {
+                print("\(label): latency at 50,000 frames/s, until the sink reads it (woken per frame): direct p50 \(fmt(d.p50)) µs p99 \(fmt(d.p99)) µs; through the middlebox p50 \(fmt(m.p50)) µs p99 \(fmt(m.p99)) µs; added at p99 \(fmt(m.p99 - d.p99)) µs")
+            }
+        }
+    }
+
+    /// Keeps this process, and so the blaster and sink it starts, on `cpus`; returns the undo.
+    static func pinLoad(to cpus: [Int]?) -> () -> Void {
+        guard let cpus else { return {} }
+        var before = [Int32](repeating: 0, count: 1024)
+        let n = clab_allowed_cpus(&before, Int32(before.count))
+        _ = cpus.map(Int32.init).withUnsafeBufferPointer { clab_set_cpus($0.baseAddress, Int32($0.count)) }
+        return { if n > 0 { _ = clab_set_cpus(before, n) } }
     }
 
     /// How the sink takes frames from its ring (tcplab-kload's `sink`).
@@ -145,7 +182,7 @@ extension LabBenchmark {
         var nanosecondsPerFrame: Double?
     }
 
-    static func blast(viaMiddlebox impair: ImpairmentSpec?, frames: Int, rate: Int, sink mode: SinkMode) throws -> BlastResult {
+    static func blast(viaMiddlebox impair: ImpairmentSpec?, placement: Placement? = nil, frames: Int, rate: Int, sink mode: SinkMode) throws -> BlastResult {
         let run = LabNames.randomRunID()
         let links = impair == nil
             ? [LabNetwork.Link("a", "eth0", "b", "eth0")]
@@ -154,7 +191,7 @@ extension LabBenchmark {
         let net = try LabNetwork.build(run: run, plan: plan)
         defer { try? net.teardown() }
         var worker: MiddleboxProcess?
-        if let impair { worker = try MiddleboxProcess(run: run, impair: impair) }
+        if let impair { worker = try MiddleboxProcess(run: run, impair: impair, placement: placement) }
         defer { worker?.stop() }
         let seconds = max(3, frames / 100_000 + 2)
         let sinkArgs = ["sink", LabNames.namespace(run: run, node: "b"), "eth0", "\(seconds)"] + (mode == .blocks ? ["blocks"] : [])

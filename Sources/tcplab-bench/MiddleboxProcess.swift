@@ -11,7 +11,7 @@ final class MiddleboxProcess {
     private let input = Pipe(), output = Pipe()
     private var pending = Data()
 
-    init(run: String, impair: ImpairmentSpec) throws {
+    init(run: String, impair: ImpairmentSpec, placement: Placement? = nil) throws {
         process.executableURL = URL(fileURLWithPath: LabBenchmark.tool("tcplab-worker"))
         process.arguments = ["--netns", LabNames.namespace(run: run, node: "m")]
         process.standardInput = input
@@ -20,7 +20,7 @@ final class MiddleboxProcess {
         let config = WorkerConfig(run: run, node: "m", role: .middlebox, namespace: LabNames.namespace(run: run, node: "m"),
                                   interfaces: [InterfaceSpec(name: "eth0", mac: "02:00:00:00:01:00", address: nil),
                                                InterfaceSpec(name: "eth1", mac: "02:00:00:00:01:01", address: nil)],
-                                  impair: [impair, ImpairmentSpec()])
+                                  impair: [impair, ImpairmentSpec()], placement: placement)
         try send(config)
         guard let ready = nextLine(), ready.event?.kind == "ready" else {
             stop()

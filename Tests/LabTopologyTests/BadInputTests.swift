@@ -1,4 +1,5 @@
 import Foundation
+import LabControl
 import LabTopology
 import Testing
 
@@ -263,6 +264,27 @@ struct BadInputTests {
         let yaml = replacing("  server: { role: server, address: 198.18.0.2/24 }",
                              with: "  server: { role: server, address: 198.18.0.2/24, policies: { isn: linux } }")
         #expect(problems(yaml, backend: .netns).isEmpty)
+    }
+
+    @Test("a cpu this machine does not have, with the range it has")
+    func cpuNotOnThisMachine() {
+        let cpus = ProcessInfo.processInfo.activeProcessorCount
+        let yaml = replacing("  server: { role: server, address: 198.18.0.2/24 }",
+                             with: "  server: { role: server, address: 198.18.0.2/24, cpus: [0, \(cpus)], low-latency: true }")
+        expectOne(yaml, at: "\(cpus)]", "node server: cpu \(cpus) is not on this machine", suggestion: "choose cpus between 0 and \(cpus - 1)", from: 4)
+    }
+
+    @Test("placement is read: cpus in order without repeats, low-latency as a boolean")
+    func placementIsRead() throws {
+        let yaml = replacing("  server: { role: server, address: 198.18.0.2/24 }",
+                             with: "  server: { role: server, address: 198.18.0.2/24, cpus: [0, 0], low-latency: true }")
+        let topology = try Topology.parse(yaml: yaml, file: "t.yaml", backend: .netns)
+        let server = try #require(topology.nodes.first { $0.name == "server" })
+        #expect(server.placement == Placement(cpus: [0], lowLatency: true))
+        #expect(topology.labPlan(seed: 1).nodes.first { $0.name == "server" }?.placement == Placement(cpus: [0], lowLatency: true))
+        #expect(topology.nodes.first { $0.name == "client" }?.placement.isDefault == true)
+        expectOne(replacing("  server: { role: server, address: 198.18.0.2/24 }",
+                            with: "  server: { role: server, address: 198.18.0.2/24, low-latency: 2 }"), at: "2 }", "low-latency", from: 4)
     }
 }
 
