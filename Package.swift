@@ -49,7 +49,7 @@ let package = Package(
         // The coordinator ↔ worker protocol: configurations, commands, replies, events (JSON lines).
         .target(name: "LabControl", dependencies: ["LabImpair", "TCPEngine", "TCPPolicy", "TCPWire"]),
         // A worker's roles: our stack on packet sockets, the middlebox, kernel nodes; the event loop.
-        .target(name: "LabWorker", dependencies: ["CLabIO", "LabControl", "LabImpair", "TCPEngine", "TCPPluginHost", "TCPPolicy", "TCPWire"]),
+        .target(name: "LabWorker", dependencies: ["CLabIO", "CLabSys", "LabControl", "LabImpair", "TCPEngine", "TCPPluginHost", "TCPPolicy", "TCPWire"]),
         // libnl-3 and libnl-route-3, found through pkg-config, for LabNetlink.
         .systemLibrary(name: "CNetlink", pkgConfig: "libnl-route-3.0", providers: [.apt(["libnl-3-dev", "libnl-route-3-dev"])]),
         // setns, unshare, bind mounts and the ethtool ioctl (Glibc's module lacks them: no _GNU_SOURCE).
@@ -98,7 +98,7 @@ let package = Package(
         // frame blaster and sink use CLabIO's packet rings.
         .executableTarget(name: "tcplab-kload", dependencies: ["CLabIO"]),
         // Release-build benchmarks: `swift run -c release tcplab-bench`.
-        .executableTarget(name: "tcplab-bench", dependencies: ["CLabIO", "LabJournal", "LabCoordinator", "LabControl", "LabNetlink", "TCPWire", "TCPEngine", "LabSim", "TCPPolicy", "TCPPluginHost"], swiftSettings: hotPath),
+        .executableTarget(name: "tcplab-bench", dependencies: ["CLabSys", "LabJournal", "LabCoordinator", "LabControl", "LabNetlink", "TCPWire", "TCPEngine", "LabSim", "TCPPolicy", "TCPPluginHost"], swiftSettings: hotPath),
         .testTarget(name: "TCPWireTests", dependencies: ["TCPWire"], exclude: ["Fixtures"]),
         .testTarget(name: "LabRuntimeTests", dependencies: ["LabCoordinator", "LabControl", "LabNetlink", "TCPPolicy"]),
         .testTarget(name: "TCPEngineTests", dependencies: ["TCPEngine", "LabSim", "TCPWire"]),

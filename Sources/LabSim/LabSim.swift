@@ -43,8 +43,10 @@ public final class LabSim {
     /// Frames on the wire, as plain keys sorted by (arrival, order) in `inFlight[inFlightHead..<inFlightEnd]`
     /// (keys past the end are stale, overwritten by later frames). The frames themselves sit in `pool`
     /// (or `bytesPool` when an impairment changed their bytes): moved in when sent, moved out when
-    /// delivered, never copied.
-    private var inFlight: [Pending] = []
+    /// delivered, never copied. Memory LabSim manages itself, as the per-frame path reads and writes it
+    /// several times (an Array checked uniqueness and bounds each time).
+    private var inFlight = UnsafeMutablePointer<Pending>.allocate(capacity: 16)
+    private var inFlightCapacity = 16
 
     struct Pending {
         var at: Instant
@@ -63,7 +65,9 @@ public final class LabSim {
     private var pool = UnsafeMutablePointer<OutgoingFrame>.allocate(capacity: 16)
     private var poolCapacity = 16
     private var poolCount = 0
-    private var freeSlots: [Int32] = []
+    /// The free slots, a stack of `freeCount` (room for every slot).
+    private var freeSlots = UnsafeMutablePointer<Int32>.allocate(capacity: 16)
+    private var freeCount = 0
     /// Frames whose bytes an impairment changed (corruption, rate limiting): delivered as bytes.
     private var bytesPool: [[UInt8]] = []
     private var freeBytesSlots: [Int32] = []
@@ -76,19 +80,26 @@ public final class LabSim {
     /// The hosts without reference counting (`hosts` keeps them alive): the per-frame path touches them
     /// several times.
     private var hostRefs: [Unmanaged<Host>] = []
+    /// The links likewise (`links` keeps them alive).
+    private var linkRefs: [Unmanaged<SimLink>] = []
     /// A spare outbox buffer, swapped with a host's so frames move out without copies.
     private var scratch: [OutgoingFrame] = []
-    /// Each host's `nextDeadline` as of its last collection (`run` refreshes them all first).
-    private var deadlines: [Instant] = []
+    /// Each host's `nextDeadline` as of its last collection (`run` refreshes them all first), one per
+    /// host in `hostRefs` order, in memory of its own (read on every step).
+    private var deadlines = UnsafeMutablePointer<Instant>.allocate(capacity: 4)
+    private var deadlineCapacity = 4
 
     public init(seed: UInt64 = 1) { rng = SplitMix64(seed: seed) }
 
     deinit {
         // The frames still on the wire are the only initialized slots.
-        for item in inFlight[inFlightHead..<inFlightEnd] where !item.isBytes {
-            (pool + Int(item.slot)).deinitialize(count: 1)
+        for i in inFlightHead..<inFlightEnd where !inFlight[i].isBytes {
+            (pool + Int(inFlight[i].slot)).deinitialize(count: 1)
         }
         pool.deallocate()
+        freeSlots.deallocate()
+        inFlight.deallocate()
+        deadlines.deallocate()
     }
 
     /// Adds a host; its policies and seed are its own.
@@ -97,7 +108,14 @@ public final class LabSim {
         hosts.append(host)
         hostRefs.append(Unmanaged.passUnretained(host))
         attachment += [Int](repeating: -1, count: Self.maxInterfaces)
-        deadlines.append(host.nextDeadline)
+        if hostRefs.count > deadlineCapacity {
+            let grown = UnsafeMutablePointer<Instant>.allocate(capacity: deadlineCapacity * 2)
+            grown.moveInitialize(from: deadlines, count: deadlineCapacity)
+            deadlines.deallocate()
+            deadlines = grown
+            deadlineCapacity *= 2
+        }
+        (deadlines + hostRefs.count - 1).initialize(to: host.nextDeadline)
         host.recordsEvents = recording
         return host
     }
@@ -111,6 +129,7 @@ public final class LabSim {
         let ai = index(of: a), bi = index(of: b)
         let link = SimLink(a: (ai, aInterface), b: (bi, bInterface), aToB: aToB, bToA: bToA, seed: rng.next())
         links.append(link)
+        linkRefs.append(Unmanaged.passUnretained(link))
         attach(ai, aInterface, links.count - 1)
         attach(bi, bInterface, links.count - 1)
         if capturing { captures.append(PcapWriter().fileHeader()) }
@@ -137,11 +156,13 @@ public final class LabSim {
 
     /// Takes host `i`'s events and puts its frames on the links, moving them (the outbox's buffer is
     /// swapped with a spare one).
-    private func collect(_ i: Int) {
+    // The per-frame path (collect, transmit's plain case, park, insert) is inlined: these run for every
+    // frame and their calls cost about as much as their bodies.
+    @inline(__always) private func collect(_ i: Int) {
         hostRefs[i]._withUnsafeGuaranteedRef { collect(i, $0) }
     }
 
-    private func collect(_ i: Int, _ h: Host) {
+    @inline(__always) private func collect(_ i: Int, _ h: Host) {
         defer { deadlines[i] = h.nextDeadline }
         if recording || h.recordsEvents {
             if !h.events.isEmpty {
@@ -149,21 +170,44 @@ public final class LabSim {
                 h.events.removeAll(keepingCapacity: true)
             }
         }
-        // Swapped unconditionally: a swap moves two buffers, where reading `h.outbox` to test it would
-        // retain one.
+        // Most collections find nothing: `hasOutput` looks without retaining the outbox.
+        guard h.hasOutput else { return }
         swap(&scratch, &h.outbox)
-        guard !scratch.isEmpty else { return }
-        // Oldest first: reversed, then popped from the back (moves, no copies).
-        scratch.reverse()
+        // Oldest first: reversed (a single frame, the usual case, needs no reversal), then popped from
+        // the back (moves, no copies).
+        if scratch.count > 1 { scratch.reverse() }
         while let out = scratch.popLast() { transmit(from: i, out) }
     }
 
-    private func transmit(from hostIndex: Int, _ out: consuming OutgoingFrame) {
+    @inline(__always) private func transmit(from hostIndex: Int, _ out: consuming OutgoingFrame) {
         let interface = out.interface
         guard interface < Self.maxInterfaces else { return }
         let li = attachment[hostIndex * Self.maxInterfaces + interface]
         guard li >= 0 else { return }  // nothing plugged in
-        let link = self.links[li]
+        // The usual link only delays: decided while `links` keeps the link alive, with no reference
+        // counting per frame. Anything else (a drop hook, loss, rules, other impairments) goes below.
+        let plain: (to: (host: Int, interface: Int), at: Instant)? = linkRefs[li]._withUnsafeGuaranteedRef { link in
+            let forward = link.a.host == hostIndex && link.a.interface == interface
+            guard !link.hasDropHook, forward ? link.forwardDelayOnly && !link.forwardDrops : link.backwardDelayOnly && !link.backwardDrops
+            else { return nil }
+            if forward { link.sentAToB += 1 } else { link.sentBToA += 1 }
+            return (forward ? link.b : link.a, now + (forward ? link.forwardDelay : link.backwardDelay))
+        }
+        if let plain {
+            if recording || capturing { record(li, hostIndex, plain.to.host, out.frame, droppedBy: nil) }
+            order &+= 1
+            insert(Pending(at: plain.at, order: order, host: Int32(plain.to.host), interface: Int32(plain.to.interface),
+                           slot: park(consume out), isBytes: false))
+            return
+        }
+        transmit(from: hostIndex, out, impairedLink: li)
+    }
+
+    /// A frame onto link `li` when it has a drop hook, loss, rules or other impairments (kept out of
+    /// line: the plain path above is inlined into every collection).
+    @inline(never) private func transmit(from hostIndex: Int, _ out: consuming OutgoingFrame, impairedLink li: Int) {
+        let interface = out.interface
+        let link = links[li]
         let forward = link.a.host == hostIndex && link.a.interface == interface
         let to = forward ? link.b : link.a
         if forward { link.sentAToB += 1 } else { link.sentBToA += 1 }
@@ -224,8 +268,10 @@ public final class LabSim {
     }
 
     /// Moves a frame into a free slot, or a new one.
-    private func park(_ frame: consuming OutgoingFrame) -> Int32 {
-        if let slot = freeSlots.popLast() {
+    @inline(__always) private func park(_ frame: consuming OutgoingFrame) -> Int32 {
+        if freeCount > 0 {
+            freeCount -= 1
+            let slot = freeSlots[freeCount]
             (pool + Int(slot)).initialize(to: frame)
             return slot
         }
@@ -235,6 +281,8 @@ public final class LabSim {
             grown.moveInitialize(from: pool, count: poolCount)
             pool.deallocate()
             pool = grown
+            freeSlots.deallocate()
+            freeSlots = .allocate(capacity: poolCapacity * 2)
             poolCapacity *= 2
         }
         (pool + poolCount).initialize(to: frame)
@@ -251,9 +299,15 @@ public final class LabSim {
         return Int32(bytesPool.count - 1)
     }
 
-    private func insert(_ item: Pending) {
+    @inline(__always) private func insert(_ item: Pending) {
         // Kept sorted by (time, order), newest usually last: insertion from the back is O(1) in practice.
-        if inFlightEnd == inFlight.count { inFlight.append(item) }
+        if inFlightEnd == inFlightCapacity {
+            let grown = UnsafeMutablePointer<Pending>.allocate(capacity: inFlightCapacity * 2)
+            grown.moveInitialize(from: inFlight, count: inFlightEnd)
+            inFlight.deallocate()
+            inFlight = grown
+            inFlightCapacity *= 2
+        }
         var i = inFlightEnd
         while i > inFlightHead && (inFlight[i - 1].at > item.at || (inFlight[i - 1].at == item.at && inFlight[i - 1].order > item.order)) {
             inFlight[i] = inFlight[i - 1]
@@ -279,7 +333,7 @@ public final class LabSim {
         var steps = 0
         while steps < maxSteps {
             var t = inFlightHead < inFlightEnd ? inFlight[inFlightHead].at : .never
-            for d in deadlines where d < t { t = d }
+            for i in 0..<hostRefs.count where deadlines[i] < t { t = deadlines[i] }
             if t == .never || t > deadline { break }
             step(to: t)
             steps += 1
@@ -310,13 +364,16 @@ public final class LabSim {
                 inFlightHead = 0
                 inFlightEnd = 0
             } else if inFlightHead > 1024, inFlightHead * 2 > inFlightEnd {
-                inFlight.removeSubrange(..<inFlightHead)
+                // Plain keys, overlapping ranges: a memmove.
+                UnsafeMutableRawPointer(inFlight).copyMemory(from: inFlight + inFlightHead,
+                                                             byteCount: (inFlightEnd - inFlightHead) * MemoryLayout<Pending>.stride)
                 inFlightEnd -= inFlightHead
                 inFlightHead = 0
             }
             let host = Int(item.host), interface = Int(item.interface), slot = Int(item.slot)
             // Nothing lands in the pools until `collect` below. A frame leaves its slot (free from now
-            // on) for a local the host borrows, and is released at the end of this iteration.
+            // on) for a local the host borrows (lent in place, it would be copied: a call cannot know
+            // that nothing writes the slot meanwhile), and is released at the end of this iteration.
             if item.isBytes {
                 hostRefs[host]._withUnsafeGuaranteedRef { $0.receive(bytes: bytesPool[slot], on: interface, at: now) }
                 bytesPool[slot] = []
@@ -324,11 +381,12 @@ public final class LabSim {
             } else {
                 let frame = (pool + slot).move().frame
                 hostRefs[host]._withUnsafeGuaranteedRef { $0.receive(frame: frame, on: interface, at: now) }
-                freeSlots.append(item.slot)
+                freeSlots[freeCount] = item.slot
+                freeCount += 1
             }
             collect(host)
         }
-        for i in deadlines.indices where deadlines[i] <= now {
+        for i in 0..<hostRefs.count where deadlines[i] <= now {
             hostRefs[i]._withUnsafeGuaranteedRef { $0.poll(at: now) }
             collect(i)
         }

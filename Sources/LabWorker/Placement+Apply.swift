@@ -1,4 +1,4 @@
-import CLabIO
+import CLabSys
 import Foundation
 import LabControl
 

@@ -21,6 +21,7 @@ extension Host {
         if acceptQueuePolicy.wantsPerSourceCounts { l.requestsPerSource = [:] }
         listeners[id] = l
         listenersByPort[port, default: []].append(id)
+        listenerLookupCache = nil
         emit(.stateChanged(socket: id, tuple: nil, from: .close, to: .listen, cause: .listen))
         return id
     }
@@ -101,6 +102,7 @@ extension Host {
             destroy(c, .listenerClosed)
         }
         listeners[l.id] = nil
+        listenerLookupCache = nil
         listenersByPort[l.local.port]?.removeAll { $0 == l.id }
         if listenersByPort[l.local.port]?.isEmpty == true { listenersByPort[l.local.port] = nil }
     }

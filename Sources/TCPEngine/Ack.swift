@@ -191,7 +191,7 @@ extension Host {
     }
 
     /// `tcp_rearm_rto`: the RTO from now, or what is left of it after a loss probe.
-    func rearmRTO(_ c: Connection) {
+    @inline(__always) func rearmRTO(_ c: Connection) {
         guard c.packetsOut > 0 else {
             clearXmit(c)
             return
@@ -212,7 +212,7 @@ extension Host {
     /// `tcp_schedule_loss_probe` (RFC 8985 §7): with SACK, not in recovery, a probe after 2·SRTT
     /// (plus TCP_RTO_MIN for a lone segment, the peer's delayed ACK), unless the RTO comes first.
     @discardableResult
-    func scheduleLossProbe(_ c: Connection, advancingRTO: Bool) -> Bool {
+    @inline(__always) func scheduleLossProbe(_ c: Connection, advancingRTO: Bool) -> Bool {
         let earlyRetrans = sysctl.tcp_early_retrans
         guard earlyRetrans == 3 || earlyRetrans == 4, c.packetsOut > 0, c.sackOK, c.caState == .open else { return false }
         var timeout: Interval

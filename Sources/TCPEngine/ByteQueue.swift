@@ -15,6 +15,8 @@ struct ByteQueue {
 
     mutating func removeFirst(_ n: Int) {
         precondition(n <= count)
+        // Nothing to remove (an ACK of a FIN or of nothing): no state changes.
+        guard n > 0 else { return }
         head += n
         if head == storage.count {
             storage.removeAll(keepingCapacity: true)
@@ -32,7 +34,8 @@ struct ByteQueue {
     }
 
     mutating func removeAll() {
-        storage = []
+        // Only a real buffer is worth a release.
+        if storage.capacity > 0 { storage = [] }
         head = 0
     }
 }

@@ -25,7 +25,7 @@ extension Host {
                 count(.RetransSegs)
                 count(.TCPSynRetrans)
                 requests[tuple] = req
-                sendSynAck(req, tuple: tuple, retransmission: Int(req.numRetrans))
+                sendSynAck(req, listener: l, tuple: tuple, retransmission: Int(req.numRetrans))
                 req = requests[tuple]!
                 req.deadline = now + requestTimeout(req)
                 timers.cancel(req.timer)
@@ -77,7 +77,8 @@ extension Host {
             emitDropped(.deferAccept, seg, socket: l.id)
             return
         }
-        requests[tuple] = req
+        // The request as updated here (its ts_recent) is not written back: the handshake completes
+        // with it, and `synRecvSock` stores it only if it survives a full accept queue.
         synRecvSock(l, req, tuple: tuple, seg, cause: .thirdAckReceived)
     }
 
@@ -150,7 +151,14 @@ extension Host {
             emitDropped(.acceptQueueFull, seg, socket: l.id)
             switch acceptQueuePolicy.onAcceptQueueFull(tuple, listener: snap) {
             case .dropAndKeepRequest:
-                requests[tuple]?.flags.insert(.acked)
+                if fromCookie {
+                    requests[tuple]?.flags.insert(.acked)
+                } else {
+                    // `checkRequest`'s request (in the table, though not with its latest ts_recent).
+                    var kept = req
+                    kept.flags.insert(.acked)
+                    requests[tuple] = kept
+                }
             case .reset:
                 sendReset(replyingTo: seg, interface: Int(req.interface))
                 if !fromCookie {
@@ -161,7 +169,7 @@ extension Host {
             return false
         }
         let child = createOpenReqChild(l, req, tuple: tuple, seg)
-        if !fromCookie { removeRequest(tuple, reason: nil) }
+        if !fromCookie { removeRequest(tuple, reason: nil, listener: l) }
         l.acceptQueue.append(child.id, QueuedChild(tuple: tuple, establishedAt: now))
         emit(.childQueued(listener: l.id, child: child.id))
         // tcp_child_process → tcp_rcv_state_process(SYN_RECV): the ACK moves the child to ESTABLISHED
@@ -211,6 +219,7 @@ extension Host {
         if req.numRetrans == 0, req.numTimeout == 0, req.deadline != .never {
             rttEstimate(c, sampleUs: microsecondsSince(req.deadline - .seconds(1)))
         }
+        if let (ifc, nextHop) = route(to: tuple.remote.address) { primeRoute(c, interface: ifc, nextHop: nextHop) }
         connections[c.id] = c
         established[tuple] = c
         count(.PassiveOpens)

@@ -12,11 +12,11 @@ extension Host {
     /// CLOSING or LAST_ACK, then TIME_WAIT.
     public func close(_ id: SocketID, at time: Instant) {
         advance(time)
-        if let l = listeners[id] {
-            closeListener(l)
+        // An id names a connection or a listener, never both: the common case is looked up first.
+        guard let c = connections[id] else {
+            if let l = listeners[id] { closeListener(l) }
             return
         }
-        guard let c = connections[id] else { return }
         if c.isTimeWaitSock || c.orphan {
             // The user's socket is long closed in Linux; the timewait socket goes its own way.
             c.orphan = true
@@ -141,11 +141,19 @@ extension Host {
 
     /// `tcp_write_queue_purge` and the out-of-order queue.
     func purgeQueues(_ c: Connection) {
+        // Each queue is released only if it holds a buffer: a connection is purged twice on its way
+        // out (tcp_done, the timewait socket), mostly with nothing left.
         c.sendQueue.removeAll()
-        c.rtx.removeAll()
-        c.outOfOrder.removeAll()
+        // The retransmit queue's buffer is kept for the next connection's first segment (a socket
+        // that sent anything had one), as the kernel's skb caches spare an allocation per segment.
+        if spareRetransmitBuffer.capacity == 0, let buffer = c.rtx.takeBuffer() {
+            spareRetransmitBuffer = buffer
+        } else {
+            c.rtx.removeAll()
+        }
+        if c.outOfOrder.capacity > 0 { c.outOfOrder.removeAll() }
         c.outOfOrderBytes = 0
-        c.sackBlocks.removeAll()
+        if c.sackBlocks.capacity > 0 { c.sackBlocks.removeAll() }
         c.dsack = nil
         c.sackedOut = 0
         c.lostOut = 0

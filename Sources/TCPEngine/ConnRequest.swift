@@ -8,8 +8,13 @@ struct SynOptions {
     var sack: Bool
     var timestamps: (value: UInt32, echo: UInt32)?
 
-    init(_ list: TCPOptionList, sysctl: Sysctls, userMSS: Int?) {
-        let options = list.negotiated
+    // Inlined, so that only the three sysctls are read (a call would copy the whole `Sysctls`).
+    @inline(__always) init(_ list: TCPOptionList, sysctl: Sysctls, userMSS: Int?) {
+        self.init(list.negotiated, sysctl: sysctl, userMSS: userMSS)
+    }
+
+    /// From options already read (one walk serves the SYN's timestamps and these).
+    @inline(__always) init(_ options: NegotiatedOptions, sysctl: Sysctls, userMSS: Int?) {
         // TCP_MSS_DEFAULT when absent (RFC 9293 §3.7.1); a zero MSS option is ignored.
         var mss: UInt16 = 536
         if let m = options.maxSegmentSize, m != 0 { mss = m }
@@ -99,18 +104,19 @@ extension Host {
         l.young += 1
         if l.requestsPerSource != nil { l.requestsPerSource![tuple.remote.address, default: 0] += 1 }
         emit(.requestQueued(listener: l.id, tuple: tuple))
-        sendSynAck(req, tuple: tuple, retransmission: 0)
+        sendSynAck(req, listener: l, tuple: tuple, retransmission: 0)
         // TCP_TIMEOUT_INIT: the first SYN-ACK retransmission after 1 s (queued above).
         emit(.timerArmed(.synAck, socket: l.id, tuple: tuple, deadline: req.deadline))
     }
 
     /// `tcp_make_synack` for a request sock: only the options the peer offered, an unscaled window,
     /// seq = our ISN, ack = peer ISN + 1, IP ID 0 (DF set, no connected socket).
-    func sendSynAck(_ req: RequestSock, tuple: FourTuple, retransmission: Int, cookieTS: UInt32? = nil) {
+    /// - Parameter l: the request's listener (every caller holds it: no lookup).
+    func sendSynAck(_ req: RequestSock, listener l: Listener, tuple: FourTuple, retransmission: Int, cookieTS: UInt32? = nil) {
         var req = req
         let ts = cookieTS.map { $0 &+ req.tsOffset } ?? tsNow(offset: req.tsOffset)
         let options = Self.synOptions(
-            mss: advertisedMSS(interface: Int(req.interface), userMSS: listeners[req.listener]?.options.maxSegment),
+            mss: advertisedMSS(interface: Int(req.interface), userMSS: l.options.maxSegment),
             timestamps: req.flags.contains(.timestamps) ? (ts, req.tsRecent) : nil,
             sack: req.flags.contains(.sack),
             windowScale: req.flags.contains(.windowScale) ? req.receiveWindowScale : nil)
@@ -121,7 +127,10 @@ extension Host {
                                window: UInt16(min(req.receiveWindow, 65535)), options: options)
         output(TCPSegment(ip: ipHeader(to: tuple.remote.address, from: tuple.local.address, id: 0), tcp: header),
                interface: Int(req.interface), socket: req.listener, retransmission: retransmission)
-        if cookieTS == nil {
+        // Every caller passes the request as the table holds it (or is about to store it) as far as
+        // `lastSynAckTS` goes: when it already holds this TSval (a first SYN-ACK, sent the
+        // millisecond the request was made), there is nothing to write back.
+        if cookieTS == nil, req.lastSynAckTS != ts {
             req.lastSynAckTS = ts
             requests[tuple]?.lastSynAckTS = ts
         }
@@ -160,15 +169,16 @@ extension Host {
             // The cookie carries the peer's window scale back to us (cookie_init_timestamp).
             ? SynCookie.timestamp(clock: tsClock, windowScale: opts.windowScale, sack: opts.sack, ecn: false)
             : nil
-        sendSynAck(req, tuple: tuple, retransmission: 0, cookieTS: cookieTS ?? 0)
+        sendSynAck(req, listener: l, tuple: tuple, retransmission: 0, cookieTS: cookieTS ?? 0)
         count(.SyncookiesSent)
     }
 
     /// Removes a request sock from its listener's SYN queue (`inet_csk_reqsk_queue_drop`).
-    func removeRequest(_ tuple: FourTuple, reason: DropReason?) {
+    /// - Parameter known: the request's listener when the caller holds it (spares the lookup).
+    func removeRequest(_ tuple: FourTuple, reason: DropReason?, listener known: Listener? = nil) {
         guard let req = requests.removeValue(forKey: tuple) else { return }
         timers.cancel(req.timer)
-        if let l = listeners[req.listener] {
+        if let l = known ?? listeners[req.listener] {
             l.synQueueLength -= 1
             if req.flags.contains(.young) { l.young -= 1 }
             if l.requestsPerSource != nil {

@@ -12,7 +12,7 @@ extension Host {
         advance(time)
         guard remote.port != 0 else { throw .EINVAL }
         guard !remote.address.isMulticast, remote.address != .limitedBroadcast, remote.address != .any,
-              let (interface, _) = route(to: remote.address)
+              let (interface, nextHop) = route(to: remote.address)
         else { throw .ENETUNREACH }
         let localAddress = interfaces[interface].address.address
         let port: UInt16
@@ -55,6 +55,7 @@ extension Host {
         established[tuple] = c
         c.tsOffset = sysctl.tcp_timestamps == 1 ? isn.timestampOffset(for: tuple, at: now) : 0
         connectInit(c)
+        primeRoute(c, interface: interface, nextHop: nextHop)
         // tcp_connect: queue the SYN, send it, count, arm the RTO.
         c.sndNxt = c.iss + 1
         c.writeSeq = c.sndNxt
@@ -126,7 +127,8 @@ extension Host {
             while i < remaining {
                 if port >= UInt32(high) { port -= remaining }
                 let p = UInt16(port)
-                if listenersByPort[p] == nil {
+                // (A host without listeners, as a client mostly is, skips the hash.)
+                if listenersByPort.isEmpty || listenersByPort[p] == nil {
                     let other = established[FourTuple(local: SocketAddress(local, p), remote: remote)]
                     if other == nil || (other!.isTimeWaitSock && timeWaitUnique(other!, bound: false)) {
                         // "a little bit of randomness to the next source port".

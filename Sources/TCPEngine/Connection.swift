@@ -209,7 +209,7 @@ final class Connection {
     /// TCP header length without SACK blocks (`tcp_header_len`).
     var tcpHeaderLength: Int { timestampsOK ? 32 : 20 }
     /// `tcp_send_head` exists: new data (or a FIN) waits to be sent.
-    var hasUnsent: Bool { unsentBytes > 0 || (finQueued && !finSent) }
+    @inline(__always) var hasUnsent: Bool { unsentBytes > 0 || (finQueued && !finSent) }
 
     subscript(timer t: ConnectionTimer) -> TimerSlot {
         get {
@@ -318,7 +318,9 @@ struct SegmentQueue {
     mutating func removeFirst() {
         head += 1
         if head == items.count {
-            items.removeAll(keepingCapacity: true)
+            // Emptied, capacity kept. A lone segment (a FIN, a short write) goes by `removeLast`,
+            // cheaper than the general `removeAll(keepingCapacity:)`.
+            if head == 1 { items.removeLast() } else { items.removeAll(keepingCapacity: true) }
             head = 0
         } else if head > 256, head * 2 > items.count {
             items.removeFirst(head)
@@ -335,8 +337,27 @@ struct SegmentQueue {
     }
 
     mutating func removeAll() {
-        items = []
+        // Only a real buffer is worth a release.
+        if items.capacity > 0 { items = [] }
         head = 0
+    }
+
+    /// Empties the queue and hands its buffer over (nil: it has none), for another queue to reuse.
+    mutating func takeBuffer() -> [SentSegment]? {
+        guard items.capacity > 0 else { return nil }
+        if !items.isEmpty { items.removeAll(keepingCapacity: true) }
+        head = 0
+        var buffer: [SentSegment] = []
+        swap(&buffer, &items)
+        return buffer
+    }
+
+    /// True when the queue has no buffer of its own yet (see `adopt`).
+    var hasNoBuffer: Bool { items.capacity == 0 }
+
+    /// Takes an empty buffer another queue gave up, instead of allocating one on the first append.
+    mutating func adopt(_ buffer: inout [SentSegment]) {
+        swap(&buffer, &items)
     }
 }
 

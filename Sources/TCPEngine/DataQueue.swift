@@ -188,9 +188,9 @@ extension Host {
         }
         // "It _is_ possible, that we have something out-of-order _after_ FIN. Probably, we should reset
         // in this case. For now drop them."
-        c.outOfOrder.removeAll()
+        if c.outOfOrder.capacity > 0 { c.outOfOrder.removeAll() }
         c.outOfOrderBytes = 0
-        c.sackBlocks.removeAll()
+        if c.sackBlocks.capacity > 0 { c.sackBlocks.removeAll() }
     }
 
     // MARK: SACK blocks we send (RFC 2018, RFC 2883)

@@ -5,7 +5,7 @@ extension Host {
     /// `tcp_v4_rcv`: find the socket for a segment in the kernel's order — the established hash
     /// (full sockets, TIME_WAIT, and request socks in NEW_SYN_RECV), then the listeners — and hand it over.
     /// A segment nobody wants draws a RST (`tcp_v4_send_reset`), unless it is itself a RST.
-    func tcpV4Receive(_ seg: borrowing TCPSegment, interface: Int, linkBroadcast: Bool) {
+    @inline(__always) func tcpV4Receive(_ seg: borrowing TCPSegment, interface: Int, linkBroadcast: Bool) {
         count(.InSegs)
         let tuple = FourTuple(local: seg.to, remote: seg.from)
         if let c = established[tuple] {
@@ -36,6 +36,13 @@ extension Host {
 
     /// `__inet_lookup_listener`: a listener bound to the exact address beats one bound to the wildcard.
     func lookupListener(_ local: SocketAddress) -> Listener? {
+        if let cached = listenerLookupCache, cached.local == local { return cached.listener }
+        let found = findListener(local)
+        listenerLookupCache = (local, found)
+        return found
+    }
+
+    private func findListener(_ local: SocketAddress) -> Listener? {
         guard let ids = listenersByPort[local.port] else { return nil }
         var wildcard: Listener?
         for id in ids {

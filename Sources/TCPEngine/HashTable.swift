@@ -21,7 +21,9 @@ extension FourTuple: TableKey {
     @inline(__always) func hash(seed: UInt64) -> UInt64 {
         let addresses = UInt64(local.address.rawValue) << 32 | UInt64(remote.address.rawValue)
         let ports = UInt64(local.port) << 16 | UInt64(remote.port)
-        return mix64(addresses ^ seed &+ mix64(ports &+ seed))
+        // The ports spread over all 64 bits by an odd multiplier (golden ratio), then one finalizer
+        // mixes them with the addresses and the secret.
+        return mix64((addresses ^ seed) &+ ports &* 0x9E37_79B9_7F4A_7C15)
     }
 
     static let placeholder = FourTuple(local: SocketAddress(.any, 0), remote: SocketAddress(.any, 0))
@@ -35,13 +37,36 @@ extension SocketID: TableKey {
 /// An open-addressing hash map with linear probing and backward-shift deletion (no tombstones), at
 /// most 3/4 full. A slot holds the key and the value together (an empty slot has no value): one cache
 /// line serves a probe.
+///
+/// The slots sit in memory the table manages itself, as the engine looks up a table several times per
+/// segment and an Array's bounds and uniqueness checks were a good part of each lookup. The tables are
+/// the host's own and never copied: a copy would share the slots.
 struct HashTable<Key: TableKey, Value> {
     private struct Slot {
         var key: Key
         var value: Value?
     }
 
-    private var slots: [Slot]
+    /// Owns the slots (frees them with the table).
+    private final class Storage {
+        let slots: UnsafeMutablePointer<Slot>
+        let capacity: Int
+
+        init(capacity: Int) {
+            slots = .allocate(capacity: capacity)
+            slots.initialize(repeating: Slot(key: .placeholder, value: nil), count: capacity)
+            self.capacity = capacity
+        }
+
+        deinit {
+            slots.deinitialize(count: capacity)
+            slots.deallocate()
+        }
+    }
+
+    private var storage: Storage
+    /// `storage.slots`, kept here so that a probe does not load it through the object.
+    private var slots: UnsafeMutablePointer<Slot>
     private var mask: Int
     private let seed: UInt64
     private(set) var count = 0
@@ -49,7 +74,8 @@ struct HashTable<Key: TableKey, Value> {
     init(seed: UInt64, capacity: Int = 16) {
         var n = 16
         while n * 3 < capacity * 4 { n <<= 1 }
-        slots = [Slot](repeating: Slot(key: .placeholder, value: nil), count: n)
+        storage = Storage(capacity: n)
+        slots = storage.slots
         mask = n - 1
         self.seed = seed
     }
@@ -65,7 +91,8 @@ struct HashTable<Key: TableKey, Value> {
     }
 
     subscript(key: Key) -> Value? {
-        get {
+        // Inlined: a lookup is a hash and a probe or two, less than the call around it was.
+        @inline(__always) get {
             let (i, found) = find(key)
             return found ? slots[i].value : nil
         }
@@ -82,7 +109,7 @@ struct HashTable<Key: TableKey, Value> {
             slots[i].key = key
             slots[i].value = newValue
             count += 1
-            if count * 4 > slots.count * 3 { grow() }
+            if count * 4 > (mask + 1) * 3 { grow() }
         }
     }
 
@@ -103,7 +130,10 @@ struct HashTable<Key: TableKey, Value> {
             // Move j to the hole unless its home lies cyclically in (hole, j].
             let between = hole <= j ? (home > hole && home <= j) : (home > hole || home <= j)
             if !between {
-                slots.swapAt(hole, j)
+                // The hole's slot holds no value: j's entry moves in, the emptied one moves to j.
+                let empty = (slots + hole).move()
+                (slots + hole).moveInitialize(from: slots + j, count: 1)
+                (slots + j).initialize(to: empty)
                 hole = j
             }
         }
@@ -112,11 +142,16 @@ struct HashTable<Key: TableKey, Value> {
     }
 
     private mutating func grow() {
-        var bigger = HashTable(seed: seed, capacity: slots.count)
-        for i in slots.indices where slots[i].value != nil {
-            var v: Value?
-            swap(&v, &slots[i].value)
-            bigger[slots[i].key] = v
+        let capacity = mask + 1
+        let old = storage, oldSlots = slots
+        var bigger = HashTable(seed: seed, capacity: capacity)
+        // The old slots stay allocated until every value has moved out.
+        withExtendedLifetime(old) {
+            for i in 0..<capacity where oldSlots[i].value != nil {
+                var v: Value?
+                swap(&v, &oldSlots[i].value)
+                bigger[oldSlots[i].key] = v
+            }
         }
         self = bigger
     }

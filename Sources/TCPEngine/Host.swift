@@ -5,14 +5,20 @@ import TCPWire
 /// and does no I/O. Every call takes the current time; frames to send collect in `outbox`, what
 /// happened in `events`, and `nextDeadline` says when to call `poll(at:)` again.
 public final class Host {
+    // The helpers on the per-segment path marked `@inline(__always)` (state changes, timer arming,
+    // window and option building, lookups) run several times per segment: each call cost about as much
+    // as its body, and kept the optimizer from seeing across it.
+
     public let name: String
     public var sysctl: Sysctls
     public private(set) var interfaces: [Interface]
     /// The next hop for destinations off every interface's subnet (nil: unreachable).
     public var gateway: IPv4Address?
-    public var isn: any ISNGenerator
-    public var acceptQueuePolicy: any AcceptQueuePolicy
-    public var delayedAckPolicy: any DelayedAckPolicy
+    // The policies are fixed at creation: as constants of the host, a call into one needs no
+    // reference counting to keep it alive (a variable could be replaced during the call).
+    public let isn: any ISNGenerator
+    public let acceptQueuePolicy: any AcceptQueuePolicy
+    public let delayedAckPolicy: any DelayedAckPolicy
     /// Frames to transmit, oldest first. The driver takes them with `takeOutput()`.
     public var outbox: [OutgoingFrame] = []
     /// What happened, oldest first. The driver takes them with `takeEvents()`.
@@ -31,6 +37,9 @@ public final class Host {
     /// Request socks (NEW_SYN_RECV), the other part of Linux's ehash.
     var requests: DenseTable<FourTuple, RequestSock>
     var listenersByPort: [UInt16: [SocketID]] = [:]
+    /// The last `lookupListener` answer (a server's SYNs mostly go to one port). Only `listen` and
+    /// `closeListener` change what a lookup finds; both forget it.
+    var listenerLookupCache: (local: SocketAddress, listener: Listener?)?
     var nextSocketID: Int32 = 1
     /// The default socket options, shared by every connection that keeps them.
     let defaultOptions = OptionsBox(SocketOptions())
@@ -41,7 +50,10 @@ public final class Host {
     /// The host-wide challenge-ACK budget (`tcp_challenge_timestamp`, `tcp_challenge_count`).
     var challengeSecond: Int64 = -1
     var challengeBudget = 0
-    var timers = TimerQueue()
+    let timers = TimerQueue()
+    /// An empty retransmit-queue buffer a finished connection left, for the next one that sends
+    /// (`purgeQueues`, `sendNewSegment`).
+    var spareRetransmitBuffer: [SentSegment] = []
     var arpTable: [IPv4Address: MACAddress] = [:] { didSet { arpGeneration &+= 1 } }
     /// Changes whenever the ARP table does: connections' cached next-hop MACs are checked against it.
     var arpGeneration = 0
@@ -82,6 +94,10 @@ public final class Host {
 
     /// The earliest time `poll(at:)` has work to do.
     public var nextDeadline: Instant { timers.earliest }
+
+    /// True when frames wait in `outbox` (a look that does not retain the buffer, for drivers that
+    /// poll often).
+    public var hasOutput: Bool { !outbox.isEmpty }
 
     /// Takes the frames waiting to be sent.
     public func takeOutput() -> [OutgoingFrame] {
@@ -140,7 +156,7 @@ public final class Host {
     }
 
     /// `tcp_set_state`: EstabResets counts every direct move from ESTABLISHED or CLOSE_WAIT to CLOSE.
-    func setState(_ c: Connection, _ state: TCPState, _ cause: StateCause) {
+    @inline(__always) func setState(_ c: Connection, _ state: TCPState, _ cause: StateCause) {
         let old = c.state
         guard old != state else { return }
         c.state = state

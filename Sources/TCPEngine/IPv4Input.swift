@@ -51,7 +51,7 @@ extension Host {
     }
 
     /// The interface and next hop for `destination` (`ip_route_output`).
-    func route(to destination: IPv4Address) -> (interface: Int, nextHop: IPv4Address)? {
+    @inline(__always) func route(to destination: IPv4Address) -> (interface: Int, nextHop: IPv4Address)? {
         if let i = interfaces.firstIndex(where: { $0.address.contains(destination) }) { return (i, destination) }
         if let gw = gateway, let i = interfaces.firstIndex(where: { $0.address.contains(gw) }) { return (i, gw) }
         return nil

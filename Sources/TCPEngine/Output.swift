@@ -5,25 +5,25 @@ extension Host {
     /// `tcp_syn_options` / `tcp_synack_options`: Linux's wire order — MSS, then SACK_PERM packed in
     /// front of TS (or NOP NOP before TS or SACK_PERM alone), then NOP + window scale. Putting SACK_PERM
     /// first "breaks middleboxes", as the kernel comments.
-    static func synOptions(mss: Int, timestamps: (UInt32, UInt32)?, sack: Bool, windowScale: UInt8?) -> TCPOptionList {
+    @inline(__always) static func synOptions(mss: Int, timestamps: (UInt32, UInt32)?, sack: Bool, windowScale: UInt8?) -> TCPOptionList {
         var options = TCPOptionList()
-        options.append(.maxSegmentSize(UInt16(clamping: mss)))
+        options.appendMaxSegmentSize(UInt16(clamping: mss))
         if let (value, echo) = timestamps {
             if sack {
-                options.append(.sackPermitted)
+                options.appendSackPermitted()
             } else {
-                options.append(.noOperation)
-                options.append(.noOperation)
+                options.appendNoOperation()
+                options.appendNoOperation()
             }
-            options.append(.timestamps(value: value, echoReply: echo))
+            options.appendTimestamps(value: value, echoReply: echo)
         } else if sack {
-            options.append(.noOperation)
-            options.append(.noOperation)
-            options.append(.sackPermitted)
+            options.appendNoOperation()
+            options.appendNoOperation()
+            options.appendSackPermitted()
         }
         if let ws = windowScale {
-            options.append(.noOperation)
-            options.append(.windowScale(ws))
+            options.appendNoOperation()
+            options.appendWindowScale(ws)
         }
         return options
     }
@@ -31,7 +31,7 @@ extension Host {
     /// `tcp_established_options`: timestamps (NOP NOP TS) when negotiated, then the SACK blocks — a
     /// pending D-SACK block first (RFC 2883), then the most recent (RFC 2018) — as many as fit: 3 beside
     /// timestamps, else 4.
-    func establishedOptions(_ c: Connection) -> TCPOptionList {
+    @inline(__always) func establishedOptions(_ c: Connection) -> TCPOptionList {
         let ts = c.timestampsOK
         let sacks = c.sackOK ? c.sackBlocks.count + (c.dsack == nil ? 0 : 1) : 0
         if sacks == 0 {
@@ -57,7 +57,8 @@ extension Host {
     }
 
     /// `__tcp_transmit_skb`: one segment of connection `c`.
-    func transmit(_ c: Connection, flags: TCPFlags, seq: SequenceNumber, payload: [UInt8] = [], retransmission: Int = 0) {
+    /// - Parameter payload: taken over by the segment (no reference counting for it).
+    func transmit(_ c: Connection, flags: TCPFlags, seq: SequenceNumber, payload: consuming [UInt8] = [], retransmission: Int = 0) {
         let options: TCPOptionList
         let window: UInt16
         if flags.contains(.syn) {
@@ -75,14 +76,15 @@ extension Host {
             options = establishedOptions(c)
             window = selectWindow(c)
         }
-        if flags.contains(.ack) || !payload.isEmpty {
+        let payloadLength = payload.count
+        if flags.contains(.ack) || payloadLength > 0 {
             let facts = ackFacts(c)
             if flags.contains(.ack) {
                 // tcp_event_ack_sent: an ACK went out, so the delayed one is no longer owed.
                 delayedAckPolicy.ackSent(&c.ack, facts: facts)
                 cancel(c, .delack)
             }
-            if !payload.isEmpty {
+            if payloadLength > 0 {
                 // tcp_event_data_sent.
                 c.lsndtime = now
                 delayedAckPolicy.dataSent(&c.ack, facts: facts)
@@ -93,13 +95,13 @@ extension Host {
                                window: window, options: options)
         c.ipID &+= 1
         var segment = TCPSegment(ip: ipHeader(to: c.tuple.remote.address, from: c.tuple.local.address, id: c.ipID),
-                                 tcp: header, payload: payload)
+                                 tcp: header, payload: consume payload)
         if flags.contains(.rst) { count(.OutRsts) }
         if retransmission > 0 { count(.RetransSegs) }
         if c.routeGeneration == arpGeneration {
             let mac = c.routeMAC
             // The socket's cached route and neighbour (`sk_dst_cache`).
-            segment.ip.totalLength = UInt16(segment.ip.headerLength + header.headerLength + payload.count)
+            segment.ip.totalLength = UInt16(segment.ip.headerLength + header.headerLength + payloadLength)
             count(.OutSegs)
             count(.IpOutRequests)
             emitSent(segment, socket: c.id, retransmission: retransmission)
@@ -108,11 +110,23 @@ extension Host {
                 payload: .tcp(consume segment))))
             return
         }
-        output(consume segment, interface: c.interface, socket: c.id, retransmission: retransmission)
-        if let (_, nextHop) = route(to: c.tuple.remote.address), let mac = arpTable[nextHop] {
-            c.routeMAC = mac
+        let nextHop = output(consume segment, interface: c.interface, socket: c.id, retransmission: retransmission)
+        // `output` has just looked the next hop up: if it was resolved, the one-entry neighbour cache
+        // holds it at the current generation (any ARP table change moves the generation on), so the
+        // socket caches it from there without routing and hashing again.
+        if let nextHop, nextHop == neighborCache.ip, neighborCache.generation == arpGeneration {
+            c.routeMAC = neighborCache.mac
             c.routeGeneration = arpGeneration
         }
+    }
+
+    /// A new socket takes the next hop's MAC from the host's one-entry neighbour cache when that
+    /// holds it and the route leaves by the socket's own interface: its first segment then goes the
+    /// way of every later one, with the frame, counters and events `output` would have produced.
+    func primeRoute(_ c: Connection, interface: Int, nextHop: IPv4Address) {
+        guard interface == c.interface, nextHop == neighborCache.ip, neighborCache.generation == arpGeneration else { return }
+        c.routeMAC = neighborCache.mac
+        c.routeGeneration = arpGeneration
     }
 
     /// `tcp_acceptable_seq`: snd_nxt, unless the peer shrank its window below it (by more than
@@ -140,7 +154,9 @@ extension Host {
     }
 
     /// Routes and sends a segment, and records it.
-    func output(_ seg: consuming TCPSegment, interface: Int, socket: SocketID?, retransmission: Int = 0) {
+    /// - Returns: the next hop it went to (nil: no route).
+    @discardableResult
+    func output(_ seg: consuming TCPSegment, interface: Int, socket: SocketID?, retransmission: Int = 0) -> IPv4Address? {
         var segment = consume seg
         segment.ip.totalLength = UInt16(segment.ip.headerLength + segment.tcp.headerLength + segment.payload.count)
         count(.OutSegs)
@@ -148,11 +164,20 @@ extension Host {
         emitSent(segment, socket: socket, retransmission: retransmission)
         guard let (ifc, nextHop) = route(to: segment.ip.destination) else {
             emitDropped(.noRoute, segment, socket: socket)
-            return
+            return nil
+        }
+        let out = interface < interfaces.count ? interface : ifc
+        if nextHop == neighborCache.ip, neighborCache.generation == arpGeneration {
+            // `sendIPv4`'s first case, with the frame built in place.
+            outbox.append(OutgoingFrame(interface: out, frame: Frame(
+                ethernet: EthernetHeader(destination: neighborCache.mac, source: interfaces[ifc].mac, etherType: .ipv4),
+                payload: .tcp(consume segment))))
+            return nextHop
         }
         sendIPv4(Frame(ethernet: EthernetHeader(destination: .zero, source: interfaces[ifc].mac, etherType: .ipv4),
-                       payload: .tcp(segment)),
-                 nextHop: nextHop, interface: interface < interfaces.count ? interface : ifc)
+                       payload: .tcp(consume segment)),
+                 nextHop: nextHop, interface: out)
+        return nextHop
     }
 
     /// `tcp_v4_send_reset`: the answer to a segment no socket wants. Never sent in reply to a RST; with

@@ -54,7 +54,7 @@ extension Host {
             req.numRetrans &+= 1
             count(.RetransSegs)
             count(.TCPSynRetrans)
-            sendSynAck(req, tuple: tuple, retransmission: Int(req.numRetrans))
+            sendSynAck(req, listener: l, tuple: tuple, retransmission: Int(req.numRetrans))
             req.lastSynAckTS = requests[tuple]?.lastSynAckTS ?? req.lastSynAckTS
         }
         if req.numTimeout == 0, req.flags.contains(.young) {

@@ -48,7 +48,7 @@ extension Host {
 
     /// `tcp_push_pending_frames`: send what the windows allow; with nothing in flight and data held
     /// back by the peer's window, probe it (`tcp_check_probe_timer`).
-    func pushPendingFrames(_ c: Connection, nagle: NagleMode? = nil) {
+    @inline(__always) func pushPendingFrames(_ c: Connection, nagle: NagleMode? = nil) {
         switch c.state {
         case .established, .closeWait, .finWait1, .lastAck, .closing: break
         default: return
@@ -129,6 +129,7 @@ extension Host {
         transmit(c, flags: flags, seq: seq, payload: payload)
         let priorPackets = c.packetsOut
         c.sndNxt = seq + length + (fin ? 1 : 0)
+        if c.rtx.hasNoBuffer, spareRetransmitBuffer.capacity > 0 { c.rtx.adopt(&spareRetransmitBuffer) }
         c.rtx.append(SentSegment(seq: seq, length: Int32(length), flags: segFlags, sentAt: now))
         if priorPackets == 0 || c.xmitPending == .lossProbe { rearmRTO(c) }
         count(.TCPOrigDataSent)

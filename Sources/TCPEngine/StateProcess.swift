@@ -253,14 +253,14 @@ extension Host {
 
     /// After a segment: send what the windows now allow, then ACK as the delayed-ACK policy decides
     /// (`tcp_data_snd_check`, `tcp_ack_snd_check`).
-    func afterInput(_ c: Connection) {
+    @inline(__always) func afterInput(_ c: Connection) {
         guard c.state != .close, c.state != .synSent, !c.isTimeWaitSock else { return }
         pushPendingFrames(c)
         ackCheck(c)
     }
 
     /// `tcp_ack_snd_check`.
-    func ackCheck(_ c: Connection) {
+    @inline(__always) func ackCheck(_ c: Connection) {
         guard c.ack.pending.contains(.scheduled) else { return }
         // __tcp_ack_snd_check: without SACK, out-of-order data is ACKed at once (no SACK compression).
         if !c.sackOK, !c.outOfOrder.isEmpty { c.ack.pending.insert(.now) }

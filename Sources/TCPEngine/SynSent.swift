@@ -4,7 +4,10 @@ import TCPWire
 extension Host {
     /// `tcp_rcv_synsent_state_process`: our SYN is out; what came back?
     func synSentInput(_ c: Connection, _ seg: borrowing TCPSegment) {
-        let ts = sysctl.tcp_timestamps != 0 ? seg.timestamps : nil
+        // One walk of the options serves the timestamps here and the SYN options applied below (the
+        // first TS option is what `seg.timestamps` reads too).
+        let options = seg.tcp.options.negotiated
+        let ts = sysctl.tcp_timestamps != 0 ? options.timestamps : nil
         if seg.tcp.flags.contains(.ack) {
             // RFC 9293 §3.10.7.3: SEG.ACK ≤ ISS or > SND.NXT is unacceptable → <SEQ=SEG.ACK><CTL=RST>.
             if seg.tcp.acknowledgmentNumber <= c.iss || seg.tcp.acknowledgmentNumber > c.sndNxt {
@@ -32,7 +35,7 @@ extension Host {
                 emitDropped(.noAckInSynSent, seg, socket: c.id)
                 return
             }
-            synAckReceived(c, seg)
+            synAckReceived(c, seg, options)
             return
         }
         if seg.tcp.flags.contains(.rst) {
@@ -47,7 +50,7 @@ extension Host {
                 emitDropped(.paws, seg, socket: c.id)
                 return
             }
-            simultaneousOpen(c, seg)
+            simultaneousOpen(c, seg, options)
             return
         }
         emitDropped(.noAckInSynSent, seg, socket: c.id)
@@ -58,8 +61,8 @@ extension Host {
     ///   kernel function neither clears `rcv_wscale` when the peer has no window scale nor takes the
     ///   timestamp bytes off `advmss`: our SYN-ACK still offers our scale and MSS, and advmss shrinks on
     ///   reaching ESTABLISHED (`tcp_rcv_state_process`, TCP_SYN_RECV).
-    private func applySynOptions(_ c: Connection, _ seg: borrowing TCPSegment, crossedSyn: Bool = false) {
-        let opts = SynOptions(seg.tcp.options, sysctl: sysctl, userMSS: c.options.maxSegment)
+    private func applySynOptions(_ c: Connection, _ options: NegotiatedOptions, crossedSyn: Bool = false) {
+        let opts = SynOptions(options, sysctl: sysctl, userMSS: c.options.maxSegment)
         c.mssClamp = Int(opts.mss)
         c.sackOK = opts.sack
         if let ws = opts.windowScale, sysctl.tcp_window_scaling != 0 {
@@ -89,7 +92,7 @@ extension Host {
 
     /// SYN-ACK in SYN_SENT: ESTABLISHED (`tcp_finish_connect`), then the third ACK — at once, or
     /// delayed so it rides on data, as the delayed-ACK policy decides.
-    private func synAckReceived(_ c: Connection, _ seg: borrowing TCPSegment) {
+    private func synAckReceived(_ c: Connection, _ seg: borrowing TCPSegment, _ options: NegotiatedOptions) {
         c.irs = seg.tcp.sequenceNumber
         c.rcvNxt = seg.tcp.sequenceNumber + 1
         c.rcvWup = c.rcvNxt
@@ -97,14 +100,14 @@ extension Host {
         // The window in a SYN-ACK is never scaled.
         c.sndWnd = Int(seg.tcp.window)
         c.maxWindow = c.sndWnd
-        applySynOptions(c, seg)
+        applySynOptions(c, options)
         // tcp_ack: the SYN is acknowledged; RTT from the SYN unless it was retransmitted (Karn), else
         // from the TSecr (tcp_ack_update_rtt); with neither, tcp_init_transfer falls back to 3 s.
         c.sndUna = seg.tcp.acknowledgmentNumber
         c.sndSml = c.sndUna
         if c.retransmits == 0 {
             rttEstimate(c, sampleUs: microsecondsSince(c.synSentAt))
-        } else if c.timestampsOK, let echo = seg.timestamps?.echoReply, echo != 0 {
+        } else if c.timestampsOK, let echo = options.timestamps?.echoReply, echo != 0 {
             timestampRTTSample(c, echo: echo)
         }
         c.synRetransmissions = c.retransmits
@@ -172,7 +175,7 @@ extension Host {
     }
 
     /// A SYN without ACK in SYN_SENT: SYN_RECV, and our SYN again with ACK added (`tcp_send_synack`).
-    private func simultaneousOpen(_ c: Connection, _ seg: borrowing TCPSegment) {
+    private func simultaneousOpen(_ c: Connection, _ seg: borrowing TCPSegment, _ options: NegotiatedOptions) {
         setState(c, .synRecv, .synReceived)
         c.irs = seg.tcp.sequenceNumber
         c.rcvNxt = seg.tcp.sequenceNumber + 1
@@ -180,7 +183,7 @@ extension Host {
         c.sndWnd = Int(seg.tcp.window)
         c.sndWl1 = seg.tcp.sequenceNumber
         c.maxWindow = c.sndWnd
-        applySynOptions(c, seg, crossedSyn: true)
+        applySynOptions(c, options, crossedSyn: true)
         transmit(c, flags: .synAck, seq: c.iss)
         // Our SYN stays in flight: the retransmission timer keeps running for it.
     }

@@ -46,7 +46,11 @@ struct TimerEntry {
 /// and are moved, never copied, so ordering costs no reference counting. A cancelled entry gives its
 /// target up at once (`cancel`): its key stays queued but pops without touching the connection, and
 /// the connection itself is freed when it is done, not when its last stale timer would have fired.
-struct TimerQueue {
+///
+/// A class over memory it manages itself (the host holds the only one): arming and cancelling a timer
+/// happen several times per segment, and arrays nested in arrays paid a uniqueness check per level on
+/// every change, and a generic `removeAll` whenever a lane ran empty.
+final class TimerQueue {
     private struct Key {
         var deadline: Instant
         var order: UInt64
@@ -57,44 +61,95 @@ struct TimerQueue {
         }
     }
 
+    /// A FIFO of keys: the live ones are `keys[head..<end]`.
     private struct Lane {
-        var keys: [Key] = []
+        var keys: UnsafeMutablePointer<Key>
+        var capacity: Int
         var head = 0
-        var isEmpty: Bool { head == keys.count }
+        var end = 0
+        var isEmpty: Bool { head == end }
+
+        init(capacity: Int) {
+            keys = .allocate(capacity: capacity)
+            self.capacity = capacity
+        }
     }
 
+    /// A pool entry: its deadline and target (nil once cancelled or popped). 24 bytes: a SYN flood
+    /// holds one per request sock.
+    private struct Entry {
+        var deadline: Instant
+        var target: TimerTarget?
+    }
+
+    private static let laneCapacity = 16
+    /// A lane that ran empty keeps a buffer up to this size; a larger one (a burst is over) is given back.
+    private static let laneKeep = 4096
+
     private var heap: [Key] = []
-    private var lanes = [Lane](repeating: Lane(), count: TimerTarget.laneCount)
-    private var pool: [TimerTarget?] = []
-    private var poolDeadlines: [Instant] = []
-    private var freeSlots: [Int32] = []
+    private let lanes: UnsafeMutablePointer<Lane>
+    private var pool: UnsafeMutablePointer<Entry>
+    private var poolCapacity = 0
+    /// Entries `0..<poolCount` are initialized; the free ones are listed in `freeSlots[0..<freeCount]`
+    /// (room for every entry).
+    private var poolCount = 0
+    private var freeSlots: UnsafeMutablePointer<Int32>
+    private var freeCount = 0
     private var counter: UInt64 = 0
     /// The earliest deadline, including stale entries (a conservative poll time).
     private(set) var earliest: Instant = .never
 
+    init() {
+        lanes = .allocate(capacity: TimerTarget.laneCount)
+        for i in 0..<TimerTarget.laneCount { (lanes + i).initialize(to: Lane(capacity: Self.laneCapacity)) }
+        pool = .allocate(capacity: 0)
+        freeSlots = .allocate(capacity: 0)
+    }
+
+    deinit {
+        for i in 0..<TimerTarget.laneCount { lanes[i].keys.deallocate() }
+        lanes.deinitialize(count: TimerTarget.laneCount)
+        lanes.deallocate()
+        pool.deinitialize(count: poolCount)
+        pool.deallocate()
+        freeSlots.deallocate()
+    }
+
     var isEmpty: Bool { count == 0 }
-    var count: Int { heap.count + lanes.reduce(0) { $0 + $1.keys.count - $1.head } }
+    var count: Int {
+        var n = heap.count
+        for i in 0..<TimerTarget.laneCount { n += lanes[i].end - lanes[i].head }
+        return n
+    }
+
+    // `push` and `cancel` are inlined: a timer is armed or stopped several times per segment.
 
     /// Queues `target` at `deadline`.
     /// - Returns: the entry's handle for `cancel`.
     @discardableResult
-    mutating func push(_ deadline: Instant, _ target: TimerTarget) -> Int32 {
+    @inline(__always) func push(_ deadline: Instant, _ target: consuming TimerTarget) -> Int32 {
         counter &+= 1
         let l = target.lane
         let slot: Int32
-        if let free = freeSlots.popLast() {
-            slot = free
-            pool[Int(slot)] = target
-            poolDeadlines[Int(slot)] = deadline
+        if freeCount > 0 {
+            freeCount -= 1
+            slot = freeSlots[freeCount]
+            let e = pool + Int(slot)
+            e.pointee.target = consume target
+            e.pointee.deadline = deadline
         } else {
-            slot = Int32(pool.count)
-            pool.append(target)
-            poolDeadlines.append(deadline)
+            if poolCount == poolCapacity { growPool() }
+            slot = Int32(poolCount)
+            (pool + poolCount).initialize(to: Entry(deadline: deadline, target: consume target))
+            poolCount += 1
         }
         let key = Key(deadline: deadline, order: counter, slot: slot)
         if deadline < earliest { earliest = deadline }
-        if lanes[l].isEmpty || !(deadline < lanes[l].keys[lanes[l].keys.count - 1].deadline) {
-            lanes[l].keys.append(key)
+        let lane = lanes + l
+        if lane.pointee.isEmpty || !(deadline < lane.pointee.keys[lane.pointee.end - 1].deadline) {
+            if lane.pointee.end == lane.pointee.capacity { makeRoom(lane) }
+            (lane.pointee.keys + lane.pointee.end).initialize(to: key)
+            lane.pointee.end += 1
             return slot
         }
         heap.append(key)
@@ -111,35 +166,82 @@ struct TimerQueue {
     /// Forgets the target of entry `handle` (from `push`): when its key comes up it is skipped. The
     /// newest key of its lane (a timer cancelled or re-armed before anything else was queued there,
     /// as a handshake's timers mostly are) is taken out at once, so it never costs a pop.
-    mutating func cancel(_ handle: Int32) {
-        guard handle >= 0, let target = pool[Int(handle)] else { return }
-        pool[Int(handle)] = nil
-        let l = target.lane
-        guard lanes[l].keys.count > lanes[l].head, lanes[l].keys[lanes[l].keys.count - 1].slot == handle else { return }
-        let deadline = lanes[l].keys.removeLast().deadline
-        if lanes[l].isEmpty {
-            lanes[l].keys.removeAll(keepingCapacity: true)
-            lanes[l].head = 0
-        }
-        freeSlots.append(handle)
+    @inline(__always) func cancel(_ handle: Int32) {
+        guard handle >= 0 else { return }
+        let e = pool + Int(handle)
+        guard let l = e.pointee.target?.lane else { return }
+        e.pointee.target = nil
+        let lane = lanes + l
+        guard lane.pointee.end > lane.pointee.head, lane.pointee.keys[lane.pointee.end - 1].slot == handle else { return }
+        lane.pointee.end -= 1
+        let deadline = lane.pointee.keys[lane.pointee.end].deadline
+        if lane.pointee.isEmpty { emptied(lane) }
+        free(handle)
         if deadline == earliest { updateEarliest() }
     }
 
     /// When the live entry `handle` is due.
-    func deadline(of handle: Int32) -> Instant { poolDeadlines[Int(handle)] }
+    func deadline(of handle: Int32) -> Instant { pool[Int(handle)].deadline }
 
     /// Removes and returns the earliest entry if it is due at `now` (cancelled ones are skipped).
-    mutating func popDue(_ now: Instant) -> TimerEntry? {
+    func popDue(_ now: Instant) -> TimerEntry? {
         while let key = popDueKey(now) {
             var target: TimerTarget?
-            swap(&target, &pool[Int(key.slot)])
-            freeSlots.append(key.slot)
+            swap(&target, &pool[Int(key.slot)].target)
+            free(key.slot)
             if let target { return TimerEntry(deadline: key.deadline, target: target, handle: key.slot) }
         }
         return nil
     }
 
-    private mutating func popDueKey(_ now: Instant) -> Key? {
+    @inline(__always) private func free(_ slot: Int32) {
+        freeSlots[freeCount] = slot
+        freeCount += 1
+    }
+
+    /// Every entry is in use (the free list is empty): twice the room, for entries and free list.
+    private func growPool() {
+        let capacity = max(16, poolCapacity * 2)
+        let grown = UnsafeMutablePointer<Entry>.allocate(capacity: capacity)
+        grown.moveInitialize(from: pool, count: poolCount)
+        pool.deallocate()
+        pool = grown
+        freeSlots.deallocate()
+        freeSlots = .allocate(capacity: capacity)
+        poolCapacity = capacity
+    }
+
+    /// A full lane: its live keys move to the front if that frees enough, else the buffer doubles.
+    private func makeRoom(_ lane: UnsafeMutablePointer<Lane>) {
+        let live = lane.pointee.end - lane.pointee.head
+        if lane.pointee.head > 0, live * 2 <= lane.pointee.capacity {
+            // Plain keys, overlapping ranges: a memmove.
+            UnsafeMutableRawPointer(lane.pointee.keys).copyMemory(from: lane.pointee.keys + lane.pointee.head,
+                                                                  byteCount: live * MemoryLayout<Key>.stride)
+        } else {
+            let capacity = lane.pointee.capacity * 2
+            let grown = UnsafeMutablePointer<Key>.allocate(capacity: capacity)
+            grown.initialize(from: lane.pointee.keys + lane.pointee.head, count: live)
+            lane.pointee.keys.deallocate()
+            lane.pointee.keys = grown
+            lane.pointee.capacity = capacity
+        }
+        lane.pointee.head = 0
+        lane.pointee.end = live
+    }
+
+    /// A lane ran empty: start again at the front; give a large buffer back (a burst of connections is over).
+    @inline(__always) private func emptied(_ lane: UnsafeMutablePointer<Lane>) {
+        lane.pointee.head = 0
+        lane.pointee.end = 0
+        if lane.pointee.capacity > Self.laneKeep {
+            lane.pointee.keys.deallocate()
+            lane.pointee.keys = .allocate(capacity: Self.laneCapacity)
+            lane.pointee.capacity = Self.laneCapacity
+        }
+    }
+
+    private func popDueKey(_ now: Instant) -> Key? {
         guard !(now < earliest) else { return nil }
         // -1: the heap; otherwise a lane.
         var best = -2
@@ -148,7 +250,7 @@ struct TimerQueue {
             best = -1
             bestKey = top
         }
-        for i in lanes.indices where !lanes[i].isEmpty {
+        for i in 0..<TimerTarget.laneCount where !lanes[i].isEmpty {
             let k = lanes[i].keys[lanes[i].head]
             if !(now < k.deadline), k.isBefore(bestKey) {
                 best = i
@@ -156,33 +258,27 @@ struct TimerQueue {
             }
         }
         guard best != -2 else { return nil }
-        if best == -1 { popHeap() } else { popLane(best) }
+        if best == -1 {
+            popHeap()
+        } else {
+            let lane = lanes + best
+            lane.pointee.head += 1
+            if lane.pointee.isEmpty { emptied(lane) }
+        }
         updateEarliest()
         return bestKey
     }
 
-    private mutating func updateEarliest() {
+    @inline(__always) private func updateEarliest() {
         var t = heap.first?.deadline ?? .never
-        for i in lanes.indices where !lanes[i].isEmpty {
+        for i in 0..<TimerTarget.laneCount where !lanes[i].isEmpty {
             let d = lanes[i].keys[lanes[i].head].deadline
             if d < t { t = d }
         }
         earliest = t
     }
 
-    private mutating func popLane(_ i: Int) {
-        lanes[i].head += 1
-        if lanes[i].head == lanes[i].keys.count {
-            // Keep a modest buffer; give a large one back (a burst of connections is over).
-            lanes[i].keys.removeAll(keepingCapacity: lanes[i].keys.capacity <= 4096)
-            lanes[i].head = 0
-        } else if lanes[i].head > 1024, lanes[i].head * 2 > lanes[i].keys.count {
-            lanes[i].keys.removeFirst(lanes[i].head)
-            lanes[i].head = 0
-        }
-    }
-
-    private mutating func popHeap() {
+    private func popHeap() {
         let last = heap.removeLast()
         guard !heap.isEmpty else { return }
         heap[0] = last

@@ -92,7 +92,7 @@ extension Host {
     }
 
     /// `inet_csk_reset_xmit_timer`: the retransmit timer for `what`, at most `rtoMax` away.
-    func armXmit(_ c: Connection, _ what: XmitTimer, after: Interval) {
+    @inline(__always) func armXmit(_ c: Connection, _ what: XmitTimer, after: Interval) {
         let deadline = now + min(after, sysctl.rtoMax)
         c.xmitPending = what
         arm(c, .xmit, at: deadline)
@@ -100,7 +100,7 @@ extension Host {
     }
 
     /// `inet_csk_clear_xmit_timer(ICSK_TIME_RETRANS)`.
-    func clearXmit(_ c: Connection) {
+    @inline(__always) func clearXmit(_ c: Connection) {
         c.xmitPending = .none
         cancel(c, .xmit)
     }
@@ -117,7 +117,7 @@ extension Host {
         emit(.timerArmed(.keepalive, socket: c.id, tuple: c.tuple, deadline: now + after))
     }
 
-    func armTimeWait(_ c: Connection, _ after: Interval) {
+    @inline(__always) func armTimeWait(_ c: Connection, _ after: Interval) {
         arm(c, .timeWait, at: now + after)
         emit(.timerArmed(.timeWait, socket: c.id, tuple: c.tuple, deadline: now + after))
     }
@@ -135,7 +135,7 @@ extension Host {
     /// kernel's scaling, an rttvar that never drops below `tcp_rto_min` within a round trip, and
     /// RTO = usecs_to_jiffies(srtt + rttvar), at most `tcp_rto_max`. RFC 6298 §5.7 (backoff reset)
     /// is the caller's.
-    func rttEstimate(_ c: Connection, sampleUs: Int64) {
+    @inline(__always) func rttEstimate(_ c: Connection, sampleUs: Int64) {
         var m = sampleUs
         var srtt = c.srttUs
         let rtoMinUs = Int64(sysctl.tcp_rto_min_us)
@@ -506,7 +506,7 @@ extension Host {
     // MARK: Delayed-ACK facts
 
     /// The facts the delayed-ACK policy sees for `c` now.
-    func ackFacts(_ c: Connection) -> AckFacts {
+    @inline(__always) func ackFacts(_ c: Connection) -> AckFacts {
         let unacked = c.rcvNxt - c.rcvWup
         return AckFacts(now: now, rto: c.rto, srtt: c.srtt, receiveWindow: c.rcvWnd, advertisedMSS: c.advmss,
                         unacknowledged: max(unacked, 0),

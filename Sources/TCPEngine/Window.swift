@@ -12,6 +12,8 @@ enum ReceiveWindow {
     ///   - mss: advmss for a SYN; the MSS minus 12 when timestamps are on, for a SYN-ACK.
     ///   - windowClamp: 0 for "none set".
     /// - Returns: rcv_wnd, the window clamp, and rcv_wscale.
+    // Inlined, so that only the sysctls it needs are read (a call would copy the whole `Sysctls`).
+    @inline(__always)
     static func initial(space: Int, mss: Int, windowClamp: Int, windowScaling: Bool, sysctl: Sysctls)
         -> (window: Int, clamp: Int, wscale: UInt8)
     {
@@ -53,7 +55,7 @@ extension Host {
     }
 
     /// `tcp_select_window`: the window field of a non-SYN segment, never shrinking the offered window.
-    func selectWindow(_ c: Connection) -> UInt16 {
+    @inline(__always) func selectWindow(_ c: Connection) -> UInt16 {
         let old = c.rcvWnd
         let current = c.receiveWindowRemaining
         var window = selectWindowBytes(c)
@@ -80,7 +82,7 @@ extension Host {
     }
 
     /// `__tcp_select_window`: the window the free buffer space allows.
-    func selectWindowBytes(_ c: Connection) -> Int {
+    @inline(__always) func selectWindowBytes(_ c: Connection) -> Int {
         let allowed = ReceiveWindow.fromSpace(c.receiveBufferLimit)
         var free = allowed - c.receiveQueue.count - c.outOfOrderBytes
         let full = min(c.windowClamp, allowed)

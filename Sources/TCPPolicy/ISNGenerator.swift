@@ -36,10 +36,19 @@ public final class LinuxISN: ISNGenerator {
         self.init(key: SipHashKey(k0: rng.next(), k1: rng.next()), timestampsMode: timestampsMode)
     }
 
+    /// The last 4-tuple hashed and its hash: the engine asks for a connection's ISN and its TS offset
+    /// one after the other, and both come from the same hash.
+    private var lastTuple = FourTuple(local: SocketAddress(.any, 0), remote: SocketAddress(.any, 0))
+    private var lastHash: UInt64?
+
     @inline(__always) private func hash(_ t: FourTuple) -> UInt64 {
+        if let h = lastHash, t == lastTuple { return h }
         // The kernel hashes the raw big-endian fields as a little-endian CPU loads them.
-        SipHash.hash3(t.local.address.rawValue.byteSwapped, t.remote.address.rawValue.byteSwapped,
-                      UInt32(t.local.port.byteSwapped) << 16 | UInt32(t.remote.port.byteSwapped), key: key)
+        let h = SipHash.hash3(t.local.address.rawValue.byteSwapped, t.remote.address.rawValue.byteSwapped,
+                              UInt32(t.local.port.byteSwapped) << 16 | UInt32(t.remote.port.byteSwapped), key: key)
+        lastTuple = t
+        lastHash = h
+        return h
     }
 
     public func initialSequenceNumber(for tuple: FourTuple, at now: Instant) -> SequenceNumber {

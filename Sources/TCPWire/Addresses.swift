@@ -94,12 +94,12 @@ public struct IPv4Interface: Hashable, Sendable, CustomStringConvertible {
         self.init(address: address, prefixLength: length)
     }
 
-    public var netmask: UInt32 { prefixLength == 0 ? 0 : ~UInt32(0) << (32 - UInt32(prefixLength)) }
+    @inlinable public var netmask: UInt32 { prefixLength == 0 ? 0 : ~UInt32(0) << (32 - UInt32(prefixLength)) }
     public var network: IPv4Address { IPv4Address(rawValue: address.rawValue & netmask) }
     public var broadcast: IPv4Address { IPv4Address(rawValue: address.rawValue | ~netmask) }
 
     /// Whether `other` is on this interface's subnet (reachable without a router).
-    public func contains(_ other: IPv4Address) -> Bool { other.rawValue & netmask == address.rawValue & netmask }
+    @inlinable public func contains(_ other: IPv4Address) -> Bool { other.rawValue & netmask == address.rawValue & netmask }
 
     public var description: String { "\(address)/\(prefixLength)" }
 }

@@ -11,8 +11,8 @@ public struct TCPOptionList: Sendable {
     public static let capacity = 40
 
     /// Forty bytes; those past `count` are always zero, so equality and hashing can read whole words.
-    var words: (UInt64, UInt64, UInt64, UInt64, UInt64) = (0, 0, 0, 0, 0)
-    var count8: UInt8 = 0
+    @usableFromInline var words: (UInt64, UInt64, UInt64, UInt64, UInt64) = (0, 0, 0, 0, 0)
+    @usableFromInline var count8: UInt8 = 0
 
     /// An empty list.
     public init() {}
@@ -38,10 +38,75 @@ public struct TCPOptionList: Sendable {
         count8 = UInt8(start + length)
     }
 
+    /// Appends one option's bytes, given whole (the typed appenders below, the ones a SYN needs: the
+    /// same bytes `append(TCPOption)` writes, without building the enum and going through its switch).
+    @inlinable @inline(__always) mutating func appendRaw(_ length: Int, _ body: (UnsafeMutableRawBufferPointer, Int) -> Void) {
+        let start = Int(count8)
+        precondition(start + length <= Self.capacity,
+                     "TCP options would take \(start + length) bytes; at most \(Self.capacity) fit in a header")
+        Swift.withUnsafeMutableBytes(of: &words) { body($0, start) }
+        count8 = UInt8(start + length)
+    }
+
+    /// Appends NOP (kind 1).
+    @inlinable public mutating func appendNoOperation() {
+        appendRaw(1) { out, i in out[i] = 1 }
+    }
+
+    /// Appends MSS (kind 2, length 4).
+    @inlinable public mutating func appendMaxSegmentSize(_ mss: UInt16) {
+        appendRaw(4) { out, i in
+            out[i] = 2
+            out[i + 1] = 4
+            out[i + 2] = UInt8(truncatingIfNeeded: mss >> 8)
+            out[i + 3] = UInt8(truncatingIfNeeded: mss)
+        }
+    }
+
+    /// Appends window scale (kind 3, length 3).
+    @inlinable public mutating func appendWindowScale(_ shift: UInt8) {
+        appendRaw(3) { out, i in
+            out[i] = 3
+            out[i + 1] = 3
+            out[i + 2] = shift
+        }
+    }
+
+    /// Appends SACK-permitted (kind 4, length 2).
+    @inlinable public mutating func appendSackPermitted() {
+        appendRaw(2) { out, i in
+            out[i] = 4
+            out[i + 1] = 2
+        }
+    }
+
+    /// Appends timestamps (kind 8, length 10), unaligned (a SYN's, after SACK-permitted).
+    @inlinable public mutating func appendTimestamps(value: UInt32, echoReply: UInt32) {
+        appendRaw(10) { out, i in
+            out[i] = 8
+            out[i + 1] = 10
+            out.storeBytes(of: value.bigEndian, toByteOffset: i + 2, as: UInt32.self)
+            out.storeBytes(of: echoReply.bigEndian, toByteOffset: i + 6, as: UInt32.self)
+        }
+    }
+
     /// Appends NOP, NOP, TS: `tcp_options_write`'s aligned timestamps, the options of nearly every
     /// segment after the handshake, written without going through `TCPOption`.
-    public mutating func appendAlignedTimestamps(value: UInt32, echoReply: UInt32) {
+    @inlinable public mutating func appendAlignedTimestamps(value: UInt32, echoReply: UInt32) {
         let start = Int(count8)
+        if start == 0 {
+            // The usual case, an empty list: its first two words (as little-endian values, byte i of a
+            // word sits at bits 8i; the bytes past 12 stay zero).
+            words.0 = (0x0A08_0101 as UInt64 | UInt64(value.byteSwapped) << 32).littleEndian
+            words.1 = UInt64(echoReply.byteSwapped).littleEndian
+            count8 = 12
+            return
+        }
+        appendAlignedTimestamps(value: value, echoReply: echoReply, at: start)
+    }
+
+    /// NOP, NOP, TS after the options already there (`start` bytes).
+    @usableFromInline mutating func appendAlignedTimestamps(value: UInt32, echoReply: UInt32, at start: Int) {
         precondition(start + 12 <= Self.capacity, "TCP options would take \(start + 12) bytes; at most \(Self.capacity) fit in a header")
         Swift.withUnsafeMutableBytes(of: &words) { out in
             out[start] = 1
@@ -105,16 +170,15 @@ public struct TCPOptionList: Sendable {
     }
 
     /// The first timestamps option (`tcp_parse_options`' TCPOPT_TIMESTAMP with TCPOLEN_TIMESTAMP).
-    public var timestamps: (value: UInt32, echoReply: UInt32)? {
+    @inlinable public var timestamps: (value: UInt32, echoReply: UInt32)? {
         // tcp_fast_parse_options' fast path: NOP NOP TS first, as every Linux segment after the
-        // handshake has it, is read without walking.
+        // handshake has it, is read without walking, from the words themselves (no copy of the list to
+        // take its bytes' address): as little-endian values, byte i of a word sits at bits 8i.
         if count8 >= 12 {
-            let fast: (UInt32, UInt32)? = Swift.withUnsafeBytes(of: words) { raw in
-                guard UInt32(bigEndian: raw.load(as: UInt32.self)) == 0x0101_080A else { return nil }
-                return (UInt32(bigEndian: raw.load(fromByteOffset: 4, as: UInt32.self)),
-                        UInt32(bigEndian: raw.load(fromByteOffset: 8, as: UInt32.self)))
+            let w0 = words.0.littleEndian
+            if UInt32(truncatingIfNeeded: w0) == 0x0A08_0101 {
+                return (UInt32(truncatingIfNeeded: w0 >> 32).byteSwapped, UInt32(truncatingIfNeeded: words.1.littleEndian).byteSwapped)
             }
-            if let fast { return fast }
         }
         return negotiated.timestamps
     }
@@ -130,26 +194,52 @@ public struct TCPOptionList: Sendable {
     /// `tcp_options_received`): the first of each, at its RFC size only.
     public var negotiated: NegotiatedOptions {
         var found = NegotiatedOptions()
-        // Valid lists only: every list is built by `append` or checked by `parse`.
-        withUnsafeBytes { bytes in
+        let n = Int(count8)
+        if n == 20, let linux = linuxSynLayout { return linux }
+        // Valid lists only: every list is built by `append` or checked by `parse`, so a length byte
+        // follows every kind but EOL and NOP and no option runs past `n`. Read in place from the words
+        // (no slice per option).
+        Swift.withUnsafeBytes(of: words) { bytes in
             var i = 0
-            while i < bytes.count {
+            while i < n {
                 let kind = bytes[i]
                 if kind == 0 { return }  // EOL
                 if kind == 1 { i += 1; continue }
                 let length = Int(bytes[i + 1])
-                let body = UnsafeRawBufferPointer(rebasing: bytes[(i + 2)..<(i + length)])
-                switch (kind, body.count) {
-                case (2, 2): if found.maxSegmentSize == nil { found.maxSegmentSize = body.u16(0) }
-                case (3, 1): if found.windowScale == nil { found.windowScale = body[0] }
-                case (4, 0): found.sackPermitted = true
-                case (8, 8): if found.timestamps == nil { found.timestamps = (body.u32(0), body.u32(4)) }
+                switch (kind, length) {
+                case (2, 4):
+                    if found.maxSegmentSize == nil { found.maxSegmentSize = UInt16(bytes[i + 2]) << 8 | UInt16(bytes[i + 3]) }
+                case (3, 3): if found.windowScale == nil { found.windowScale = bytes[i + 2] }
+                case (4, 2): found.sackPermitted = true
+                case (8, 10):
+                    if found.timestamps == nil {
+                        found.timestamps = (UInt32(bigEndian: bytes.loadUnaligned(fromByteOffset: i + 2, as: UInt32.self)),
+                                            UInt32(bigEndian: bytes.loadUnaligned(fromByteOffset: i + 6, as: UInt32.self)))
+                    }
                 default: break
                 }
                 i += length
             }
         }
         return found
+    }
+
+    /// Linux's SYN and SYN-ACK options (`tcp_options_write`: MSS, SACK_PERM, TS, NOP, WS, 20 bytes),
+    /// read at their fixed offsets once the kind and length bytes match; nil for any other layout.
+    private var linuxSynLayout: NegotiatedOptions? {
+        // Little-endian words: bytes 0-7 are 02 04 m m 04 02 08 0A, bytes 16-19 are 01 03 03 ws.
+        guard words.0.littleEndian & 0xFFFF_FFFF_0000_FFFF == 0x0A08_0204_0000_0402,
+              words.2.littleEndian & 0x00FF_FFFF == 0x0003_0301
+        else { return nil }
+        var o = NegotiatedOptions()
+        Swift.withUnsafeBytes(of: words) { b in
+            o.maxSegmentSize = UInt16(b[2]) << 8 | UInt16(b[3])
+            o.timestamps = (UInt32(bigEndian: b.loadUnaligned(fromByteOffset: 8, as: UInt32.self)),
+                            UInt32(bigEndian: b.loadUnaligned(fromByteOffset: 12, as: UInt32.self)))
+            o.windowScale = b[19]
+        }
+        o.sackPermitted = true
+        return o
     }
 
     /// The SACK blocks of the first SACK option.

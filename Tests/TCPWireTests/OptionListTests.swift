@@ -18,6 +18,51 @@ struct OptionListTests {
         #expect(list != TCPOptionList(Self.linuxSyn.dropLast()))
     }
 
+    /// The typed appenders a SYN is built with write the bytes `append(TCPOption)` writes.
+    @Test func typedAppendersWriteTheSameBytes() {
+        var typed = TCPOptionList()
+        typed.appendMaxSegmentSize(1460)
+        typed.appendSackPermitted()
+        typed.appendTimestamps(value: 3671336539, echoReply: 7)
+        typed.appendNoOperation()
+        typed.appendWindowScale(10)
+        var enumerated = TCPOptionList(Self.linuxSyn.dropLast(3))
+        enumerated.append(.timestamps(value: 3671336539, echoReply: 7))
+        enumerated.append(.noOperation)
+        enumerated.append(.windowScale(10))
+        #expect(typed == enumerated)
+        #expect(typed.bytes == enumerated.bytes && typed.encodedLength == 20)
+        #expect(typed.negotiated.timestamps?.echoReply == 7 && typed.negotiated.windowScale == 10)
+    }
+
+    /// NOP NOP TS, as the first options or after others, are the bytes the typed options give, and read
+    /// back by the timestamps fast path.
+    @Test func alignedTimestampsWriteTheSameBytesFirstOrLater() {
+        var first = TCPOptionList()
+        first.appendAlignedTimestamps(value: 0x0102_0304, echoReply: 0xA0B0_C0D0)
+        #expect(first == TCPOptionList([.noOperation, .noOperation, .timestamps(value: 0x0102_0304, echoReply: 0xA0B0_C0D0)]))
+        #expect(first.bytes == [1, 1, 8, 10, 1, 2, 3, 4, 0xA0, 0xB0, 0xC0, 0xD0])
+        #expect(first.timestamps?.value == 0x0102_0304 && first.timestamps?.echoReply == 0xA0B0_C0D0)
+        var later = TCPOptionList([.maxSegmentSize(1460)])
+        later.appendAlignedTimestamps(value: 5, echoReply: 6)
+        #expect(later == TCPOptionList([.maxSegmentSize(1460), .noOperation, .noOperation, .timestamps(value: 5, echoReply: 6)]))
+        #expect(later.timestamps?.value == 5 && later.timestamps?.echoReply == 6)
+    }
+
+    /// Linux's SYN layout is read at fixed offsets; a list of the same length laid out otherwise (no
+    /// SACK_PERM: NOP NOP in its place) is walked, with the same answers a walk gives.
+    @Test func theLinuxSynLayoutAndItsLookalikesNegotiateAlike() {
+        let fast = TCPOptionList(Self.linuxSyn).negotiated
+        #expect(fast.maxSegmentSize == 1460 && fast.sackPermitted && fast.windowScale == 10)
+        #expect(fast.timestamps?.value == 3671336539 && fast.timestamps?.echoReply == 0)
+        let noSack = TCPOptionList([.maxSegmentSize(536), .noOperation, .noOperation, .timestamps(value: 7, echoReply: 9),
+                                    .noOperation, .windowScale(14)])
+        #expect(noSack.encodedLength == 20)
+        let walked = noSack.negotiated
+        #expect(walked.maxSegmentSize == 536 && !walked.sackPermitted && walked.windowScale == 14)
+        #expect(walked.timestamps?.value == 7 && walked.timestamps?.echoReply == 9)
+    }
+
     @Test func accessorsReadTheBytesInPlace() {
         let list = TCPOptionList(Self.linuxSyn)
         #expect(list.maxSegmentSize == 1460)

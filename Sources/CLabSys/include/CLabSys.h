@@ -1,8 +1,10 @@
 // What Glibc's Swift module leaves out because it is built without _GNU_SOURCE: network namespaces,
-// bind mounts and the legacy ethtool ioctl. Every function returns 0 (or a value >= 0) on success
+// bind mounts, the legacy ethtool ioctl, CPU affinity (clab_placement.h). Every function returns 0 (or a value >= 0) on success
 // and -errno on failure, so the caller never races errno.
 #ifndef TCPLAB_CLABSYS_H
 #define TCPLAB_CLABSYS_H
+
+#include "clab_placement.h"
 
 /// setns(2): moves the calling thread (only that thread) into the namespace `fd` refers to.
 int clab_setns(int fd, int nstype);
