@@ -37,14 +37,3 @@ int clab_hold_cpu_latency(int32_t microseconds) {
     }
     return fd;
 }
-
-int64_t clab_cpu_latency_target(void) {
-    int fd = open("/dev/cpu_dma_latency", O_RDONLY | O_CLOEXEC);
-    if (fd < 0) return -errno;
-    int32_t value = 0;
-    ssize_t n = read(fd, &value, sizeof value);
-    int err = errno;
-    close(fd);
-    if (n != (ssize_t)sizeof value) return -(n < 0 ? err : EIO);
-    return value;
-}

@@ -24,18 +24,5 @@ extension Placement {
         return fd
     }
 
-    /// The CPUs this process may run on now (its affinity, cgroup limits included).
-    public static func allowedCPUs() -> [Int] {
-        var out = [Int32](repeating: 0, count: 1024)
-        let n = clab_allowed_cpus(&out, Int32(out.count))
-        return n > 0 ? out[0..<Int(n)].map(Int.init) : []
-    }
-
-    /// The latency the kernel currently grants idle CPUs, in µs (the strictest request held).
-    public static func cpuLatencyTarget() -> Int? {
-        let v = clab_cpu_latency_target()
-        return v >= 0 ? Int(v) : nil
-    }
-
     static func describe(_ cpus: [Int]) -> String { cpus.map(String.init).joined(separator: ", ") }
 }

@@ -15,7 +15,4 @@ int clab_allowed_cpus(int32_t *out, int32_t max);
 /// The descriptor or -errno.
 int clab_hold_cpu_latency(int32_t microseconds);
 
-/// The latency the kernel currently grants (the strictest request held), in µs, or -errno.
-int64_t clab_cpu_latency_target(void);
-
 #endif
