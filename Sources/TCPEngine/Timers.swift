@@ -15,6 +15,12 @@ enum Jiffies {
 }
 
 extension Host {
+    /// Moves the host's clock to `time` (never back) and nothing else: all `poll(at:)` does when
+    /// `time` is before `nextDeadline`, for a driver that knows no timer is due.
+    public func advanceClock(to time: Instant) {
+        advance(time)
+    }
+
     /// Runs every timer due at `time`: retransmissions, SYN-ACK retries, delayed ACKs, keepalive,
     /// TIME_WAIT, ARP. Call it at `nextDeadline` (or any later time; nothing is lost).
     public func poll(at time: Instant) {

@@ -51,7 +51,12 @@ enum EngineBenchmark {
         }
         for _ in 0..<2000 { once() }  // warm up
         // N=20000 makes a run short enough for `valgrind --tool=callgrind` (instruction counts, not noisy).
-        let n = Int(getenv("N").flatMap { Int(String(cString: $0)) } ?? 200_000)
+        // N=0 runs the start-up and the warm-up only: the count to subtract from a callgrind total.
+        let n = max(0, Int(getenv("N").flatMap { Int(String(cString: $0)) } ?? 200_000))
+        guard n > 0 else {
+            print("engine: N=0: start-up and warm-up only, nothing measured")
+            return
+        }
         let cpu0 = cpuNanoseconds(), wall0 = monotonicNanoseconds()
         for _ in 0..<n { once() }
         let cpu = Double(cpuNanoseconds() - cpu0) / Double(n)
