@@ -340,13 +340,7 @@ public final class LabSim {
         }
         if now < deadline { now = deadline }
         for i in hostRefs.indices {
-            // `deadlines` is current (every collection refreshes it): a host with no timer due only
-            // has its clock moved, which is all a poll would do.
-            if deadlines[i] <= now {
-                hostRefs[i]._withUnsafeGuaranteedRef { $0.poll(at: now) }
-            } else {
-                hostRefs[i]._withUnsafeGuaranteedRef { $0.advanceClock(to: now) }
-            }
+            hostRefs[i]._withUnsafeGuaranteedRef { $0.poll(at: now) }
             collect(i)
         }
     }

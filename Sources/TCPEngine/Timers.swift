@@ -15,16 +15,17 @@ enum Jiffies {
 }
 
 extension Host {
-    /// Moves the host's clock to `time` (never back) and nothing else: all `poll(at:)` does when
-    /// `time` is before `nextDeadline`, for a driver that knows no timer is due.
-    public func advanceClock(to time: Instant) {
-        advance(time)
-    }
-
     /// Runs every timer due at `time`: retransmissions, SYN-ACK retries, delayed ACKs, keepalive,
     /// TIME_WAIT, ARP. Call it at `nextDeadline` (or any later time; nothing is lost).
     public func poll(at time: Instant) {
         advance(time)
+        // Most polls find nothing due (drivers poll every host at the end of a run, workers on every
+        // wake-up): the check stays small enough to inline into them, the timers run out of line.
+        guard timers.earliest <= now else { return }
+        runDueTimers()
+    }
+
+    @inline(never) private func runDueTimers() {
         while let entry = timers.popDue(now) {
             switch entry.target {
             case let .connection(c, kind):
