@@ -135,9 +135,6 @@ public struct Placement: Codable, Hashable, Sendable {
         self.cpus = cpus
         self.lowLatency = lowLatency
     }
-
-    /// Nothing asked for: the worker runs where the scheduler puts it.
-    public var isDefault: Bool { cpus.isEmpty && !lowLatency }
 }
 
 /// Everything a worker needs to start: sent as the first line on its stdin.
@@ -161,13 +158,13 @@ public struct WorkerConfig: Codable, Hashable, Sendable {
     public var policies: [String: PolicySpec]
     /// Extra directories to look for plugin libraries in (besides TCPLAB_PLUGIN_PATH and the build directory).
     public var pluginPath: [String]
-    /// CPUs and wake-up latency; absent: the default placement.
-    public var placement: Placement?
+    /// CPUs and wake-up latency (by default wherever the scheduler likes, idle CPUs free to halt).
+    public var placement: Placement
 
     public init(run: String, node: String, role: NodeRole, namespace: String, interfaces: [InterfaceSpec], gateway: String? = nil,
                 sysctl: [String: Int] = [:], seed: UInt64 = 1, pcapDirectory: String? = nil, impair: [ImpairmentSpec] = [],
                 neighbors: [String: String] = [:], policies: [String: PolicySpec] = [:], pluginPath: [String] = [],
-                placement: Placement? = nil) {
+                placement: Placement = Placement()) {
         self.run = run
         self.node = node
         self.role = role

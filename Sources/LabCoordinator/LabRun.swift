@@ -87,7 +87,7 @@ public final class LabRun {
                 run: runID, node: node.name, role: node.role, namespace: namespace(of: node.name),
                 interfaces: node.interfaces, gateway: node.gateway, sysctl: node.sysctl,
                 seed: plan.seed &* 1000 &+ UInt64(i), pcapDirectory: capturePackets ? outputDirectory : nil, impair: node.impair,
-                policies: node.policies, pluginPath: pluginPath, placement: node.placement.isDefault ? nil : node.placement)
+                policies: node.policies, pluginPath: pluginPath, placement: node.placement)
             let w = WorkerProcess(executable: workerPath, namespace: namespace(of: node.name), node: node.name,
                                   stderrPath: "\(outputDirectory)/\(node.name).stderr")
             workers[node.name] = w

@@ -22,7 +22,7 @@ public enum Worker {
         var latencyHold: Int32?
         defer { if let fd = latencyHold { close(fd) } }
         do {
-            latencyHold = try config.placement?.apply(node: config.node)
+            latencyHold = try config.placement.apply(node: config.node)
             loop = try EventLoop()
             switch config.role {
             case .client, .server: node = try StackNode(config: config, now: EventLoop.now)

@@ -134,7 +134,7 @@ extension LabBenchmark {
         let label = arrangement.map { "lab (\($0.said))" } ?? "lab (processes where the scheduler puts them)"
         let restore = pinLoad(to: arrangement?.load)
         defer { restore() }
-        let placement = arrangement?.placement
+        let placement = arrangement?.placement ?? Placement()
         let frames = 1_000_000
         let direct = try blast(viaMiddlebox: nil, frames: frames, rate: 0, sink: .blocks)
         let impaired = try blast(viaMiddlebox: ImpairmentSpec(loss: 0.0001), placement: placement, frames: frames, rate: 0, sink: .blocks)
@@ -182,7 +182,7 @@ extension LabBenchmark {
         var nanosecondsPerFrame: Double?
     }
 
-    static func blast(viaMiddlebox impair: ImpairmentSpec?, placement: Placement? = nil, frames: Int, rate: Int, sink mode: SinkMode) throws -> BlastResult {
+    static func blast(viaMiddlebox impair: ImpairmentSpec?, placement: Placement = Placement(), frames: Int, rate: Int, sink mode: SinkMode) throws -> BlastResult {
         let run = LabNames.randomRunID()
         let links = impair == nil
             ? [LabNetwork.Link("a", "eth0", "b", "eth0")]

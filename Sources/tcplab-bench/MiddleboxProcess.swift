@@ -11,7 +11,7 @@ final class MiddleboxProcess {
     private let input = Pipe(), output = Pipe()
     private var pending = Data()
 
-    init(run: String, impair: ImpairmentSpec, placement: Placement? = nil) throws {
+    init(run: String, impair: ImpairmentSpec, placement: Placement = Placement()) throws {
         process.executableURL = URL(fileURLWithPath: LabBenchmark.tool("tcplab-worker"))
         process.arguments = ["--netns", LabNames.namespace(run: run, node: "m")]
         process.standardInput = input
