@@ -104,7 +104,7 @@ extension Host {
             guard let seg = frame.tcpSegment else { continue }
             emitDropped(.arpGaveUp, seg, socket: nil)
             let tuple = FourTuple(local: seg.from, remote: seg.to)
-            if let c = established[tuple], !c.isTimeWaitSock { hostUnreachable(c) }
+            if let c = established[tuple] { hostUnreachable(c) }
         }
     }
 }

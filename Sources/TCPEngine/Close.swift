@@ -17,10 +17,17 @@ extension Host {
             if let l = listeners[id] { closeListener(l) }
             return
         }
-        if c.isTimeWaitSock || c.orphan {
+        if c.isTimeWaitSock {
             // The user's socket is long closed in Linux; the timewait socket goes its own way.
-            c.orphan = true
-            if !c.isTimeWaitSock { connections[id] = nil }
+            connections[id] = nil
+            if var tw = timeWaits[c.tuple], tw.id == id {
+                tw.held = false
+                timeWaits[c.tuple] = tw
+            }
+            return
+        }
+        if c.orphan {
+            connections[id] = nil
             return
         }
         c.shutdownRead = true
@@ -123,7 +130,7 @@ extension Host {
     func done(_ c: Connection, _ cause: StateCause) {
         if c.state == .synSent || c.state == .synRecv { count(.AttemptFails) }
         if c.isTimeWaitSock {
-            killTimeWait(c, cause)
+            if let tw = timeWaits[c.tuple], tw.id == c.id { killTimeWait(c.tuple, tw, cause) }
             return
         }
         setState(c, .close, cause)

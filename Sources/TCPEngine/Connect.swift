@@ -16,16 +16,17 @@ extension Host {
         else { throw .ENETUNREACH }
         let localAddress = interfaces[interface].address.address
         let port: UInt16
-        var reused: Connection?
+        var reused: TimeWaitSock?
         if let p = localPort {
             if listenersByPort[p] != nil && !options.reuseAddress { throw .EADDRINUSE }
-            if let other = established[FourTuple(local: SocketAddress(localAddress, p), remote: remote)] {
+            let tuple = FourTuple(local: SocketAddress(localAddress, p), remote: remote)
+            if established[tuple] != nil { throw .EADDRNOTAVAIL }
+            if let tw = timeWaits[tuple] {
                 // bind() then connect(): a TIME_WAIT 4-tuple blocks the bind unless SO_REUSEADDR; with it,
                 // `__inet_check_established` lets a timestamped one be reused whatever tcp_tw_reuse says.
-                guard other.isTimeWaitSock else { throw .EADDRNOTAVAIL }
-                guard options.reuseAddress, other.options.reuseAddress else { throw .EADDRINUSE }
-                guard timeWaitUnique(other, bound: true) else { throw .EADDRNOTAVAIL }
-                reused = other
+                guard options.reuseAddress, tw.reuseAddress else { throw .EADDRINUSE }
+                guard timeWaitUnique(tw, tuple, bound: true) else { throw .EADDRNOTAVAIL }
+                reused = tw
             }
             port = p
         } else {
@@ -48,7 +49,7 @@ extension Host {
             c.iss = seq
             c.tsRecent = tw.tsRecent
             c.tsRecentStamp = tw.tsRecentStamp
-            killTimeWait(tw, .timeWaitReused)
+            killTimeWait(tuple, tw, .timeWaitReused)
             count(.TWRecycled)
         }
         connections[c.id] = c
@@ -73,16 +74,16 @@ extension Host {
     /// `tcp_twsk_unique`: may a connect() reuse this timewait socket's 4-tuple? Only if it used
     /// timestamps, and (for an ephemeral port) `tcp_tw_reuse` allows it (2: loopback only) and
     /// `tcp_tw_reuse_delay` has passed since it entered TIME_WAIT. Never in the FIN_WAIT2 substate.
-    func timeWaitUnique(_ tw: Connection, bound: Bool) -> Bool {
+    func timeWaitUnique(_ tw: TimeWaitSock, _ tuple: FourTuple, bound: Bool) -> Bool {
         var reuse = sysctl.tcp_tw_reuse
-        if tw.state == .finWait2 { reuse = 0 }
+        if tw.substate == .finWait2 { reuse = 0 }
         if reuse == 2 {
-            let loopback = tw.tuple.local.address.rawValue >> 24 == 127 || tw.tuple.remote.address.rawValue >> 24 == 127
+            let loopback = tuple.local.address.rawValue >> 24 == 127 || tuple.remote.address.rawValue >> 24 == 127
             if !loopback { reuse = 0 }
         }
         guard tw.timestampsOK, tw.tsRecentStamp != nil else { return false }
         if bound { return true }
-        return reuse != 0 && now.milliseconds > tw.twEntryStamp.milliseconds + Int64(sysctl.tcp_tw_reuse_delay)
+        return reuse != 0 && now.milliseconds > tw.entryStamp.milliseconds + Int64(sysctl.tcp_tw_reuse_delay)
     }
 
     /// `tcp_connect_init`: MSS, buffers, window and scale, RTO.
@@ -114,7 +115,7 @@ extension Host {
     /// (even ones; bind(0) prefers odd ones), from an offset that moves past each port handed out
     /// (`table_perturb`, plus a little randomness). A port whose 4-tuple is in TIME_WAIT is taken if
     /// `tcp_twsk_unique` allows it; the timewait socket is returned.
-    func ephemeralPort(local: IPv4Address, remote: SocketAddress) -> (UInt16, Connection?)? {
+    func ephemeralPort(local: IPv4Address, remote: SocketAddress) -> (UInt16, TimeWaitSock?)? {
         let low = sysctl.ip_local_port_range.low, high = sysctl.ip_local_port_range.high + 1
         guard low < high, low > 0, high <= 65536 else { return nil }
         var remaining = UInt32(high - low)
@@ -129,12 +130,16 @@ extension Host {
                 let p = UInt16(port)
                 // (A host without listeners, as a client mostly is, skips the hash.)
                 if listenersByPort.isEmpty || listenersByPort[p] == nil {
-                    let other = established[FourTuple(local: SocketAddress(local, p), remote: remote)]
-                    if other == nil || (other!.isTimeWaitSock && timeWaitUnique(other!, bound: false)) {
-                        // "a little bit of randomness to the next source port".
-                        let step = max(i, UInt32(truncatingIfNeeded: rng.next() % 8) * 2)
-                        portHint &+= step &+ 2
-                        return (p, other)
+                    let tuple = FourTuple(local: SocketAddress(local, p), remote: remote)
+                    if established[tuple] == nil {
+                        // (A host with no timewait socket, as a server's clients mostly are, skips that hash.)
+                        let tw = timeWaitCount == 0 ? nil : timeWaits[tuple]
+                        if tw == nil || timeWaitUnique(tw!, tuple, bound: false) {
+                            // "a little bit of randomness to the next source port".
+                            let step = max(i, UInt32(truncatingIfNeeded: rng.next() % 8) * 2)
+                            portHint &+= step &+ 2
+                            return (p, tw)
+                        }
                     }
                 }
                 i += 2

@@ -1,7 +1,8 @@
 import TCPPolicy
 import TCPWire
 
-/// A full TCP socket (`struct tcp_sock`): everything from SYN_SENT or SYN_RECV to TIME_WAIT.
+/// A full TCP socket (`struct tcp_sock`): everything from SYN_SENT or SYN_RECV to TIME_WAIT, where a
+/// `TimeWaitSock` takes over.
 /// Field names follow the kernel's so a reader of the seeds recognises them.
 final class Connection {
     // The fields are grouped by size (8-, 4-, 2-, 1-byte) so that an idle connection stays small; within
@@ -78,10 +79,6 @@ final class Connection {
     var xmitTimer = TimerSlot()
     var delackTimer = TimerSlot()
     var keepaliveTimer = TimerSlot()
-    var timeWaitTimer = TimerSlot()
-    /// When the timewait socket began (`tw_entry_stamp`) and the window it advertises (`tw_rcv_wnd`).
-    var twEntryStamp: Instant = .zero
-    var twRcvWnd = 0
     /// The next hop's MAC, cached as Linux caches the socket's dst and neighbour; valid while the
     /// host's ARP table is at `routeGeneration`.
     var routeMAC = MACAddress.zero
@@ -169,8 +166,9 @@ final class Connection {
     var shutdownRead = false
     /// A writer waits for the connection (`sk_write_pending`): send() before ESTABLISHED.
     var writePending = false
-    /// The socket is a timewait socket (`inet_timewait_sock`): TIME_WAIT, or the FIN_WAIT2 substate
-    /// an orphan waits in (`tw_substate`); its buffers are gone.
+    /// A timewait socket (`TimeWaitSock`) took this socket's 4-tuple: it is out of the established hash,
+    /// its timers and send buffers gone; the user may still hold it (in TIME_WAIT, CLOSE once the
+    /// timewait socket goes).
     var isTimeWaitSock = false
 
     var options: SocketOptions {
@@ -217,7 +215,6 @@ final class Connection {
             case .xmit: xmitTimer
             case .delack: delackTimer
             case .keepalive: keepaliveTimer
-            case .timeWait: timeWaitTimer
             }
         }
         set {
@@ -225,7 +222,6 @@ final class Connection {
             case .xmit: xmitTimer = newValue
             case .delack: delackTimer = newValue
             case .keepalive: keepaliveTimer = newValue
-            case .timeWait: timeWaitTimer = newValue
             }
         }
     }

@@ -3,7 +3,7 @@ import TCPWire
 
 extension Host {
     /// `tcp_v4_rcv`: find the socket for a segment in the kernel's order — the established hash
-    /// (full sockets, TIME_WAIT, and request socks in NEW_SYN_RECV), then the listeners — and hand it over.
+    /// (full sockets, timewait sockets, and request socks in NEW_SYN_RECV), then the listeners — and hand it over.
     /// A segment nobody wants draws a RST (`tcp_v4_send_reset`), unless it is itself a RST.
     @inline(__always) func tcpV4Receive(_ seg: borrowing TCPSegment, interface: Int, linkBroadcast: Bool) {
         count(.InSegs)
@@ -11,6 +11,11 @@ extension Host {
         if let c = established[tuple] {
             emitReceived(seg, socket: c.id)
             connectionInput(c, seg)
+            return
+        }
+        if timeWaitCount > 0, let tw = timeWaits[tuple] {
+            emitReceived(seg, socket: tw.id)
+            timeWaitInput(tuple, tw, seg)
             return
         }
         var recorded = false

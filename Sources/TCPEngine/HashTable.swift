@@ -141,6 +141,14 @@ struct HashTable<Key: TableKey, Value> {
         return old
     }
 
+    /// The first value that satisfies `predicate`, in slot order (a walk over the whole table).
+    func firstValue(where predicate: (Value) -> Bool) -> Value? {
+        for i in 0...mask {
+            if let v = slots[i].value, predicate(v) { return v }
+        }
+        return nil
+    }
+
     private mutating func grow() {
         let capacity = mask + 1
         let old = storage, oldSlots = slots

@@ -32,8 +32,10 @@ public final class Host {
     /// Every socket the user holds (or an orphan still alive), by id.
     var connections: HashTable<SocketID, Connection>
     var listeners: HashTable<SocketID, Listener>
-    /// The established hash: every full socket with a 4-tuple (SYN_SENT … TIME_WAIT).
+    /// The established hash: every full socket with a 4-tuple (SYN_SENT … LAST_ACK).
     var established: HashTable<FourTuple, Connection>
+    /// Timewait sockets (TIME_WAIT, and an orphan's FIN_WAIT2 substate), the third part of Linux's ehash.
+    var timeWaits: HashTable<FourTuple, TimeWaitSock>
     /// Request socks (NEW_SYN_RECV), the other part of Linux's ehash.
     var requests: DenseTable<FourTuple, RequestSock>
     var listenersByPort: [UInt16: [SocketID]] = [:]
@@ -43,8 +45,6 @@ public final class Host {
     var nextSocketID: Int32 = 1
     /// The default socket options, shared by every connection that keeps them.
     let defaultOptions = OptionsBox(SocketOptions())
-    /// Timewait sockets alive (`tcp_max_tw_buckets` bounds them).
-    var timeWaitCount = 0
     /// The ISN a SYN that reopens a TIME_WAIT 4-tuple gets (`tcp_tw_isn`), while the listener handles it.
     var timeWaitISN: SequenceNumber?
     /// The host-wide challenge-ACK budget (`tcp_challenge_timestamp`, `tcp_challenge_count`).
@@ -90,6 +90,7 @@ public final class Host {
         listeners = HashTable(seed: secret &+ 1)
         established = HashTable(seed: secret &+ 2)
         requests = DenseTable(seed: secret &+ 3)
+        timeWaits = HashTable(seed: secret &+ 4)
     }
 
     /// The earliest time `poll(at:)` has work to do.
@@ -174,11 +175,12 @@ public final class Host {
 
     // MARK: Inspection
 
-    /// A socket's state (`LISTEN` for listeners); nil for an unknown id.
+    /// A socket's state (`LISTEN` for listeners, TIME_WAIT or FIN_WAIT2 for a closed socket's timewait
+    /// socket); nil for an unknown id.
     public func state(of id: SocketID) -> TCPState? {
         if let c = connections[id] { return c.state }
         if listeners[id] != nil { return .listen }
-        return nil
+        return timeWaitSock(id: id)?.substate
     }
 
     /// A socket's pending error (`SO_ERROR`).

@@ -5,10 +5,6 @@ extension Host {
     /// A segment for a full socket: `tcp_rcv_state_process`, and `tcp_rcv_established` for
     /// ESTABLISHED (its fast path gives the same result as the slow path taken here).
     func connectionInput(_ c: Connection, _ seg: borrowing TCPSegment) {
-        if c.isTimeWaitSock {
-            timeWaitInput(c, seg)
-            return
-        }
         switch c.state {
         case .synSent:
             // tcp_rcv_state_process returns straight after tcp_rcv_synsent_state_process: no

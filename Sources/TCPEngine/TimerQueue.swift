@@ -8,6 +8,8 @@ enum TimerTarget {
     case connection(Connection, ConnectionTimer)
     case request(FourTuple)
     case arp(IPv4Address)
+    /// A timewait socket's timer (`tw_timer`).
+    case timeWait(FourTuple)
 
     /// The lane entries of this kind go to: timers of one kind are mostly armed with the same length,
     /// so their deadlines arrive in order and a FIFO holds them.
@@ -16,17 +18,18 @@ enum TimerTarget {
         case let .connection(_, t): Int(t.rawValue)
         case .request: ConnectionTimer.allCases.count
         case .arp: ConnectionTimer.allCases.count + 1
+        case .timeWait: ConnectionTimer.allCases.count + 2
         }
     }
 
-    static let laneCount = ConnectionTimer.allCases.count + 2
+    static let laneCount = ConnectionTimer.allCases.count + 3
 }
 
-/// The four timers of a full socket, as `inet_connection_sock` has them: the retransmit timer (which
-/// also runs the loss probe and the zero-window probe, `icsk_pending`), the delayed-ACK timer, the
-/// keepalive timer (also FIN_WAIT2 of an orphan) and the TIME_WAIT timer.
+/// The three timers of a full socket, as `inet_connection_sock` has them: the retransmit timer (which
+/// also runs the loss probe and the zero-window probe, `icsk_pending`), the delayed-ACK timer and the
+/// keepalive timer (also FIN_WAIT2 of an orphan). TIME_WAIT's timer is the timewait socket's.
 enum ConnectionTimer: UInt8, CaseIterable {
-    case xmit, delack, keepalive, timeWait
+    case xmit, delack, keepalive
 }
 
 struct TimerEntry {

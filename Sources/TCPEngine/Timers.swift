@@ -55,6 +55,8 @@ extension Host {
             case let .arp(ip):
                 guard let p = arpPending[ip], p.deadline == entry.deadline else { continue }
                 arpTimer(ip)
+            case let .timeWait(tuple):
+                timeWaitTimer(tuple, handle: entry.handle)
             }
         }
     }
@@ -69,9 +71,6 @@ extension Host {
         case .keepalive:
             emit(.timerFired(.keepalive, socket: c.id, tuple: c.tuple))
             keepaliveTimer(c)
-        case .timeWait:
-            emit(.timerFired(.timeWait, socket: c.id, tuple: c.tuple))
-            timeWaitExpired(c)
         }
     }
 
@@ -124,16 +123,10 @@ extension Host {
         emit(.timerArmed(.keepalive, socket: c.id, tuple: c.tuple, deadline: now + after))
     }
 
-    @inline(__always) func armTimeWait(_ c: Connection, _ after: Interval) {
-        arm(c, .timeWait, at: now + after)
-        emit(.timerArmed(.timeWait, socket: c.id, tuple: c.tuple, deadline: now + after))
-    }
-
     func cancelAllTimers(_ c: Connection) {
         clearXmit(c)
         cancel(c, .delack)
         cancel(c, .keepalive)
-        cancel(c, .timeWait)
     }
 
     // MARK: RTT and RTO

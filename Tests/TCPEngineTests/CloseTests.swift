@@ -268,10 +268,57 @@ struct CloseTests {
         h.peer.sends(.data("still talking", seq: 1, ack: 2))
         h.expectSent(flags: .ack, seq: 2, ack: 14, at: .seconds(600))
         #expect(try h.receive(child) == Array(text: "still talking"))
-        h.peer.sends(.fin(seq: 14, ack: 2))
-        h.expectSent(flags: .ack, seq: 2, ack: 15)
+        h.peer.sends(.data("last words", seq: 14, ack: 2))
+        h.expectSent(flags: .ack, seq: 2, ack: 24)
+        h.peer.sends(.fin(seq: 24, ack: 2))
+        h.expectSent(flags: .ack, seq: 2, ack: 25)
+        // tcp_time_wait: a timewait socket takes the 4-tuple; the socket the user holds stays, in
+        // TIME_WAIT, its unread data still readable (tcp_done keeps the receive queue).
         #expect(h.host.state(of: child) == .timeWait)
+        #expect(h.host.timeWaitCount == 1)
+        #expect(try h.receive(child) == Array(text: "last words"))
         #expect(try h.receive(child) == [])
+        // The FIN again: the timewait socket answers it, and TIME_WAIT starts over.
+        h.advance(to: .seconds(630))
+        h.peer.sends(.fin(seq: 24, ack: 2))
+        h.expectSent(flags: .ack, seq: 2, ack: 25, at: .seconds(630))
+        h.advance(to: .milliseconds(689_999))
+        #expect(h.host.state(of: child) == .timeWait)
+        // When it goes, the held socket is CLOSE; close() then lets the id go.
+        h.advance(to: .seconds(690))
+        #expect(h.host.state(of: child) == .close)
+        #expect(h.host.timeWaitCount == 0)
+        h.expectNothing()
+        h.close(child)
+        #expect(h.host.state(of: child) == nil)
+        let states = stateChanges(h.events, socket: child).map(\.1)
+        #expect(states == [.synRecv, .established, .finWait1, .finWait2, .timeWait, .close])
+    }
+
+    @Test("an orphan in TIME_WAIT is a timewait socket: the full socket is freed, the 4-tuple still answered")
+    func timeWaitSockReplacesOrphan() throws {
+        let h = HostHarness.make()
+        let (_, child) = try established(h)
+        let sockets = h.host.connectionCount
+        h.advance(to: .seconds(1))
+        h.close(child)
+        h.expectSent(flags: .finAck, seq: 1, ack: 1, at: .seconds(1))
+        h.peer.sends(.ack(seq: 1, ack: 2))
+        h.peer.sends(.fin(seq: 1, ack: 2))
+        h.expectSent(flags: .ack, seq: 2, ack: 2, options: [.nop, .nop, .ts()], at: .seconds(1))
+        // tcp_time_wait + tcp_done: one socket fewer, one timewait socket more, still TIME_WAIT by its id.
+        #expect(h.host.connectionCount == sockets - 1)
+        #expect(h.host.timeWaitCount == 1)
+        #expect(h.host.state(of: child) == .timeWait)
+        // An old duplicate ACK below rcv_nxt: answered with the timewait socket's ACK (seq = snd_nxt,
+        // ack = rcv_nxt, timestamps with the connection's offset).
+        h.advance(to: .seconds(2))
+        h.peer.sends(.ack(seq: 0, ack: 2))
+        h.expectSent(flags: .ack, seq: 2, ack: 2, options: [.nop, .nop, .ts()], at: .seconds(2))
+        h.advance(to: .seconds(62))
+        #expect(h.host.timeWaitCount == 0)
+        #expect(h.host.state(of: child) == nil)
+        #expect(h.host.connectionCount == sockets - 1)
     }
 
     @Test("shutdown(SHUT_RD): queued data stays readable, then end of stream; close() with data left resets")
