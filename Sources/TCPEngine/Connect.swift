@@ -81,7 +81,7 @@ extension Host {
             let loopback = tuple.local.address.rawValue >> 24 == 127 || tuple.remote.address.rawValue >> 24 == 127
             if !loopback { reuse = 0 }
         }
-        guard tw.timestampsOK, tw.tsRecentStamp != nil else { return false }
+        guard tw.tsRecentStamp != nil else { return false }
         if bound { return true }
         return reuse != 0 && now.milliseconds > tw.entryStamp.milliseconds + Int64(sysctl.tcp_tw_reuse_delay)
     }

@@ -19,7 +19,7 @@ struct TimeWaitSock {
     var tsOffset: UInt32
     /// `tw_rcv_wnd`: the window it advertises, in bytes.
     var rcvWnd: Int32
-    /// `tw_ts_recent_stamp` (nil: no timestamp seen).
+    /// `tw_ts_recent_stamp` (nil: no timestamp seen, so the 4-tuple cannot be reused early).
     var tsRecentStamp: Instant?
     /// `tw_entry_stamp`: when it entered TIME_WAIT.
     var entryStamp: Instant
@@ -31,8 +31,6 @@ struct TimeWaitSock {
     var substate: TCPState
     /// `tw_rcv_wscale`.
     var rcvWscale: UInt8
-    /// `tw_ts_recent_stamp != 0` at creation: the connection used timestamps.
-    var timestampsOK: Bool
     /// `tw_reuse` (SO_REUSEADDR of the socket it was).
     var reuseAddress: Bool
     /// The user still holds the socket (shutdown(SHUT_WR), no close()): its state follows this one's.
@@ -91,8 +89,10 @@ extension Host {
         if substate == .timeWait { timeo = Self.timeWaitLength }
         var tw = TimeWaitSock(id: c.id, interface: Int32(c.interface), rcvNxt: c.rcvNxt, sndNxt: c.sndNxt,
                               tsRecent: c.tsRecent, tsOffset: c.tsOffset, rcvWnd: Int32(clamping: c.receiveWindowRemaining),
-                              tsRecentStamp: c.tsRecentStamp, entryStamp: now, lastOutOfWindowAck: c.lastOutOfWindowAck,
-                              substate: substate, rcvWscale: c.rcvWscale, timestampsOK: c.timestampsOK,
+                              tsRecentStamp: c.tsRecentStamp, entryStamp: now,
+                              // A fresh rate limit: `tw_last_oow_ack_time = 0`.
+                              lastOutOfWindowAck: .noOutOfWindowAck,
+                              substate: substate, rcvWscale: c.rcvWscale,
                               reuseAddress: c.options.reuseAddress, held: !c.orphan)
         c.isTimeWaitSock = true
         // tcp_done of the full socket: its timers stop and its queues go; what the user has not read
@@ -262,10 +262,11 @@ extension Host {
     }
 
     /// `tcp_v4_timewait_ack`: seq = tw_snd_nxt, ack = tw_rcv_nxt, the window it had, TS with the
-    /// timewait socket's offset; sent from the control socket (IP ID 0).
+    /// timewait socket's offset (when there is a ts_recent to echo: `tcp_v4_send_ack` adds it for a
+    /// non-zero TSecr); sent from the control socket (IP ID 0).
     func timeWaitAck(_ tuple: FourTuple, _ tw: TimeWaitSock) {
         var options = TCPOptionList()
-        if tw.timestampsOK {
+        if tw.tsRecent != 0 {
             options.appendAlignedTimestamps(value: tsNow(offset: tw.tsOffset), echoReply: tw.tsRecent)
         }
         let window = UInt16(min(Int(tw.rcvWnd) >> Int(tw.rcvWscale), 65535))

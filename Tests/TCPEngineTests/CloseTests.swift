@@ -295,6 +295,31 @@ struct CloseTests {
         #expect(states == [.synRecv, .established, .finWait1, .finWait2, .timeWait, .close])
     }
 
+    @Test("the timewait socket starts its own out-of-window rate limit (tw_last_oow_ack_time = 0)")
+    func timeWaitRateLimitStartsFresh() throws {
+        let h = HostHarness.make()
+        let (_, child) = try established(h)
+        try h.shutdown(child, .write)
+        h.expectSent(flags: .finAck, seq: 1, ack: 1, at: .milliseconds(10))
+        h.peer.sends(.ack(seq: 1, ack: 2))
+        // FIN_WAIT2, full socket: an old duplicate ACK gets a duplicate ACK, and starts the 500 ms limit.
+        h.advance(to: .seconds(1))
+        h.peer.sends(.ack(seq: 0, ack: 2))
+        h.expectSent(flags: .ack, seq: 2, ack: 1, at: .seconds(1))
+        h.advance(to: .milliseconds(1100))
+        h.peer.sends(.fin(seq: 1, ack: 2))
+        h.expectSent(flags: .ack, seq: 2, ack: 2, at: .milliseconds(1100))
+        #expect(h.host.state(of: child) == .timeWait)
+        // 200 ms after the full socket's answer, within its limit: the timewait socket answers anyway,
+        // then limits itself.
+        h.advance(to: .milliseconds(1200))
+        h.peer.sends(.ack(seq: 0, ack: 2))
+        h.expectSent(flags: .ack, seq: 2, ack: 2, at: .milliseconds(1200))
+        h.peer.sends(.ack(seq: 0, ack: 2))
+        h.expectNothing()
+        #expect(h[.TCPACKSkippedTimeWait] == 1)
+    }
+
     @Test("an orphan in TIME_WAIT is a timewait socket: the full socket is freed, the 4-tuple still answered")
     func timeWaitSockReplacesOrphan() throws {
         let h = HostHarness.make()
