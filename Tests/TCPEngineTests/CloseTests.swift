@@ -56,14 +56,16 @@ struct CloseTests {
         let (_, child) = try established(h)
         h.advance(to: .seconds(1))
         h.peer.sends(.fin(seq: 1, ack: 1))
-        // No data ever arrived (ato 0): the delayed-ACK timer is armed for now and fires on the next tick.
-        h.advance(by: .zero)
-        h.expectSent(flags: .ack, seq: 1, ack: 2, at: .seconds(1))
+        // No data ever arrived (ato 0): the delayed-ACK timer is due as it is armed, and a timer_list
+        // runs at the next tick, not at once — one jiffy.
+        h.expectNothing()
+        h.advance(to: .milliseconds(1001))
+        h.expectSent(flags: .ack, seq: 1, ack: 2, at: .milliseconds(1001))
         #expect(h[.DelayedACKs] == 1)
         #expect(h.host.state(of: child) == .closeWait)
         #expect(try h.receive(child) == [])  // end of stream
         try h.send(child, "bye")
-        h.expectSent(flags: .pshAck, seq: 1, ack: 2, payload: Array(text: "bye"), at: .seconds(1))
+        h.expectSent(flags: .pshAck, seq: 1, ack: 2, payload: Array(text: "bye"), at: .milliseconds(1001))
         h.advance(to: .milliseconds(1010))
         h.peer.sends(.ack(seq: 2, ack: 4))
         h.advance(to: .seconds(2))
@@ -75,6 +77,23 @@ struct CloseTests {
         h.expectNothing()
         #expect(h.host.state(of: child) == nil)
         #expect(h[.TW] == 0)
+    }
+
+    @Test("passive close within the tick: a lone FIN's ACK (ato 0) rides on our FIN, as in Linux's traces")
+    func passiveCloseWithinTick() throws {
+        let h = HostHarness.make()
+        let (_, child) = try established(h)
+        h.advance(to: .seconds(1))
+        h.peer.sends(.fin(seq: 1, ack: 1))
+        h.expectNothing()
+        // close() 100 µs later, before the next tick: one FIN|ACK acknowledges their FIN.
+        h.advance(to: .microseconds(1_000_100))
+        h.close(child)
+        h.expectSent(flags: .finAck, seq: 1, ack: 2, at: .microseconds(1_000_100))
+        h.advance(to: .milliseconds(1005))
+        h.expectNothing()
+        #expect(h[.DelayedACKs] == 0)
+        #expect(h.host.state(of: child) == .lastAck)
     }
 
     @Test("passive close after a request: the FIN's ACK waits (pingpong) and rides on our FIN")
