@@ -51,6 +51,8 @@ public final class Host {
     var challengeSecond: Int64 = -1
     var challengeBudget = 0
     let timers = TimerQueue()
+    /// TIME_WAIT's timers (kept apart: most are cancelled, and a cancelled one costs nothing here).
+    let timeWaitTimers = TimeWaitTimers()
     /// An empty retransmit-queue buffer a finished connection left, for the next one that sends
     /// (`purgeQueues`, `sendNewSegment`).
     var spareRetransmitBuffer: [SentSegment] = []
@@ -94,7 +96,10 @@ public final class Host {
     }
 
     /// The earliest time `poll(at:)` has work to do.
-    public var nextDeadline: Instant { timers.earliest }
+    public var nextDeadline: Instant {
+        let t = timers.earliest, tw = timeWaitTimers.earliest
+        return tw < t ? tw : t
+    }
 
     /// True when frames wait in `outbox` (a look that does not retain the buffer, for drivers that
     /// poll often).

@@ -25,8 +25,10 @@ struct TimeWaitSock {
     var entryStamp: Instant
     /// `tw_last_oow_ack_time`.
     var lastOutOfWindowAck: Instant
-    /// The TIME_WAIT timer (`tw_timer`): when it is due and its queue entry.
-    var timer = TimerSlot()
+    /// The TIME_WAIT timer (`tw_timer`): its sequence number in the host's `TimeWaitTimers`, or (a
+    /// deadline that ring does not take) its entry in the general timer queue; -1 for none.
+    var ringTimer: Int64 = -1
+    var queueTimer: Int32 = -1
     /// `tw_substate`: TIME_WAIT, or FIN_WAIT2.
     var substate: TCPState
     /// `tw_rcv_wscale`.
@@ -112,28 +114,41 @@ extension Host {
         timeWaits[tuple] = tw
     }
 
-    /// `inet_twsk_schedule` / `inet_twsk_reschedule`: the timewait socket's timer, `after` from now.
-    /// The caller stores `tw` back.
+    /// `inet_twsk_schedule` / `inet_twsk_reschedule`: the timewait socket's timer, `after` from now
+    /// (replacing the one it had). The caller stores `tw` back.
     @inline(__always) func armTimeWait(_ tw: inout TimeWaitSock, _ tuple: FourTuple, _ after: Interval) {
         let deadline = now + after
-        tw.timer.deadline = deadline
-        if tw.timer.entry < 0 || deadline < timers.deadline(of: tw.timer.entry) {
-            // A later entry queued before is stale now.
-            timers.cancel(tw.timer.entry)
-            tw.timer.entry = timers.push(deadline, .timeWait(tuple))
+        disarmTimeWait(&tw)
+        if timeWaitTimers.accepts(deadline) {
+            tw.ringTimer = timeWaitTimers.push(deadline, order: timers.nextOrder(), tuple: tuple)
+        } else {
+            tw.queueTimer = timers.push(deadline, .timeWait(tuple))
         }
         emit(.timerArmed(.timeWait, socket: tw.id, tuple: tuple, deadline: deadline))
     }
 
-    /// The timer entry `handle` of the timewait socket on `tuple` came up (`tw_timer_handler`): it goes,
-    /// unless it was re-armed for later since.
-    func timeWaitTimer(_ tuple: FourTuple, handle: Int32) {
-        guard var tw = timeWaits[tuple], tw.timer.entry == handle else { return }
-        tw.timer.entry = -1
-        if now < tw.timer.deadline {
-            tw.timer.entry = timers.push(tw.timer.deadline, .timeWait(tuple))
-            timeWaits[tuple] = tw
-            return
+    @inline(__always) private func disarmTimeWait(_ tw: inout TimeWaitSock) {
+        if tw.ringTimer >= 0 {
+            timeWaitTimers.cancel(tw.ringTimer)
+            tw.ringTimer = -1
+        }
+        if tw.queueTimer >= 0 {
+            timers.cancel(tw.queueTimer)
+            tw.queueTimer = -1
+        }
+    }
+
+    /// The timer of the timewait socket on `tuple` ran out (`tw_timer_handler`): it goes. `ring` is the
+    /// timer's sequence number in `timeWaitTimers` (already disarmed), or nil for `queueEntry`, its
+    /// entry in the general queue (already popped).
+    func timeWaitTimer(_ tuple: FourTuple, ring: Int64?, queueEntry: Int32 = -1) {
+        guard var tw = timeWaits[tuple] else { return }
+        if let ring {
+            guard tw.ringTimer == ring else { return }
+            tw.ringTimer = -1
+        } else {
+            guard tw.queueTimer == queueEntry else { return }
+            tw.queueTimer = -1
         }
         emit(.timerFired(.timeWait, socket: tw.id, tuple: tuple))
         killTimeWait(tuple, tw, tw.substate == .timeWait ? .timeWaitExpired : .finWait2Timeout)
@@ -142,7 +157,8 @@ extension Host {
     /// `inet_twsk_deschedule_put`: the timewait socket leaves the hash (CLOSE); a socket the user
     /// still holds is CLOSE with it.
     func killTimeWait(_ tuple: FourTuple, _ tw: TimeWaitSock, _ cause: StateCause) {
-        timers.cancel(tw.timer.entry)
+        var tw = tw
+        disarmTimeWait(&tw)
         timeWaits.removeValue(forKey: tuple)
         emit(.stateChanged(socket: tw.id, tuple: tuple, from: tw.substate, to: .close, cause: cause))
         if tw.held, let c = connections[tw.id] {

@@ -8,7 +8,8 @@ enum TimerTarget {
     case connection(Connection, ConnectionTimer)
     case request(FourTuple)
     case arp(IPv4Address)
-    /// A timewait socket's timer (`tw_timer`).
+    /// A timewait socket's timer (`tw_timer`) when `TimeWaitTimers` cannot take it (a FIN_WAIT2
+    /// substate shorter than the TIME_WAIT timers already armed).
     case timeWait(FourTuple)
 
     /// The lane entries of this kind go to: timers of one kind are mostly armed with the same length,
@@ -186,9 +187,17 @@ final class TimerQueue {
     /// When the live entry `handle` is due.
     func deadline(of handle: Int32) -> Instant { pool[Int(handle)].deadline }
 
-    /// Removes and returns the earliest entry if it is due at `now` (cancelled ones are skipped).
-    func popDue(_ now: Instant) -> TimerEntry? {
-        while let key = popDueKey(now) {
+    /// A place in the order of every timer armed from now on (as `push` gives one): for timers kept
+    /// elsewhere (`TimeWaitTimers`) that must fire in the same order as this queue's.
+    @inline(__always) func nextOrder() -> UInt64 {
+        counter &+= 1
+        return counter
+    }
+
+    /// Removes and returns the earliest entry if it is due at `now` (cancelled ones are skipped) and
+    /// comes before `bound` (a timer kept elsewhere, by deadline then order), if any.
+    func popDue(_ now: Instant, before bound: (deadline: Instant, order: UInt64)? = nil) -> TimerEntry? {
+        while let key = popDueKey(now, before: bound) {
             var target: TimerTarget?
             swap(&target, &pool[Int(key.slot)].target)
             free(key.slot)
@@ -244,7 +253,7 @@ final class TimerQueue {
         }
     }
 
-    private func popDueKey(_ now: Instant) -> Key? {
+    private func popDueKey(_ now: Instant, before bound: (deadline: Instant, order: UInt64)?) -> Key? {
         guard !(now < earliest) else { return nil }
         // -1: the heap; otherwise a lane.
         var best = -2
@@ -261,6 +270,7 @@ final class TimerQueue {
             }
         }
         guard best != -2 else { return nil }
+        if let bound, !bestKey.isBefore(Key(deadline: bound.deadline, order: bound.order, slot: -1)) { return nil }
         if best == -1 {
             popHeap()
         } else {

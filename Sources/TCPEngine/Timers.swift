@@ -21,12 +21,20 @@ extension Host {
         advance(time)
         // Most polls find nothing due (drivers poll every host at the end of a run, workers on every
         // wake-up): the check stays small enough to inline into them, the timers run out of line.
-        guard timers.earliest <= now else { return }
+        guard timers.earliest <= now || timeWaitTimers.earliest <= now else { return }
         runDueTimers()
     }
 
+    /// Fires every due timer of the general queue and of `timeWaitTimers` together, by deadline then
+    /// arming order.
     @inline(never) private func runDueTimers() {
-        while let entry = timers.popDue(now) {
+        while true {
+            let tw = timeWaitTimers.firstDue(now)
+            guard let entry = timers.popDue(now, before: tw.map { ($0.deadline, $0.order) }) else {
+                guard let tw else { return }
+                timeWaitTimer(tw.tuple, ring: timeWaitTimers.popFirst())
+                continue
+            }
             switch entry.target {
             case let .connection(c, kind):
                 // A stale entry (the timer was re-armed earlier since), a cancelled timer, or one re-armed
@@ -56,7 +64,7 @@ extension Host {
                 guard let p = arpPending[ip], p.deadline == entry.deadline else { continue }
                 arpTimer(ip)
             case let .timeWait(tuple):
-                timeWaitTimer(tuple, handle: entry.handle)
+                timeWaitTimer(tuple, ring: nil, queueEntry: entry.handle)
             }
         }
     }
