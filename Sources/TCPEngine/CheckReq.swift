@@ -201,7 +201,9 @@ extension Host {
         c.sndWscale = c.windowScaleOK ? req.sendWindowScale : 0
         c.rcvWscale = c.windowScaleOK ? req.receiveWindowScale : 0
         c.tsRecent = req.tsRecent
-        c.tsRecentStamp = now
+        // tcp_create_openreq_child: ts_recent_stamp only with timestamps (0 otherwise), so that PAWS and
+        // a later TIME_WAIT reuse (`tcp_twsk_unique`) know the connection had none.
+        c.tsRecentStamp = c.timestampsOK ? now : nil
         c.tsOffset = req.tsOffset
         c.rcvWnd = Int(req.receiveWindow)
         c.rcvSsthresh = c.rcvWnd

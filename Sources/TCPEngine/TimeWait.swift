@@ -119,7 +119,9 @@ extension Host {
     @inline(__always) func armTimeWait(_ tw: inout TimeWaitSock, _ tuple: FourTuple, _ after: Interval) {
         let deadline = now + after
         disarmTimeWait(&tw)
-        if timeWaitTimers.accepts(deadline) {
+        // TIME_WAIT's timers are all TCP_TIMEWAIT_LEN from now, so the ring stays in order; the FIN_WAIT2
+        // substate's (any length from 3.5 RTO up) go to the general queue.
+        if tw.substate == .timeWait, timeWaitTimers.accepts(deadline) {
             tw.ringTimer = timeWaitTimers.push(deadline, order: timers.nextOrder(), tuple: tuple)
         } else {
             tw.queueTimer = timers.push(deadline, .timeWait(tuple))

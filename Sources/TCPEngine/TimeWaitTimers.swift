@@ -11,8 +11,8 @@ import TCPWire
 /// in the cache: cancelling clears a bit, and the ring's head skips cancelled timers without reading
 /// them. `earliest` is the first armed timer's deadline, so a host is never woken for a cancelled one.
 ///
-/// A deadline earlier than the newest one (a FIN_WAIT2 substate shorter than TCP_TIMEWAIT_LEN) does
-/// not fit the ring (`accepts`): the caller puts it on the general queue instead.
+/// Only TIME_WAIT's own timers come here (FIN_WAIT2 substate timers, of any length, go to the general
+/// queue); a deadline earlier than the newest one would not fit the ring (`accepts`).
 final class TimeWaitTimers {
     /// An armed timer: when, its place among all the host's timers (ties fire in arming order), and
     /// the timewait socket it belongs to.
@@ -36,6 +36,7 @@ final class TimeWaitTimers {
     private(set) var earliest: Instant = .never
 
     init(capacity: Int = 64) {
+        precondition(capacity >= 64 && capacity & (capacity - 1) == 0, "a power of two, at least 64 (one bitmap word)")
         self.capacity = capacity
         items = .allocate(capacity: capacity)
         armed = .allocate(capacity: capacity / 64)

@@ -3,13 +3,13 @@ import TCPWire
 
 /// What a timer entry points at. A connection's entries carry the connection itself (no table lookup
 /// when it fires); entries are never removed when a timer is re-armed or cancelled: firing checks that
-/// the owner still holds the same deadline.
+/// the owner still holds that entry (or, for a request sock or an ARP query, the same deadline).
 enum TimerTarget {
     case connection(Connection, ConnectionTimer)
     case request(FourTuple)
     case arp(IPv4Address)
-    /// A timewait socket's timer (`tw_timer`) when `TimeWaitTimers` cannot take it (a FIN_WAIT2
-    /// substate shorter than the TIME_WAIT timers already armed).
+    /// A timewait socket's timer (`tw_timer`) in the FIN_WAIT2 substate (TIME_WAIT's own are in
+    /// `TimeWaitTimers`).
     case timeWait(FourTuple)
 
     /// The lane entries of this kind go to: timers of one kind are mostly armed with the same length,
@@ -42,8 +42,8 @@ struct TimerEntry {
 
 /// The host's timers in deadline order, insertion order breaking ties so that a run is deterministic.
 ///
-/// A binary heap alone pays O(log n) per entry, and n grows with every connection in TIME_WAIT (60 s)
-/// and every request sock (1 s). Entries of one kind are instead appended to a FIFO lane as long as
+/// A binary heap alone pays O(log n) per entry, and n grows with every request sock (1 s) and every
+/// connection's timers (TIME_WAIT's are kept apart, in `TimeWaitTimers`). Entries of one kind are instead appended to a FIFO lane as long as
 /// their deadlines do not go back; only an entry earlier than its lane's last goes to the heap. The
 /// earliest entry is the smallest of the lane heads and the heap top, so the order is exactly the
 /// single heap's. Lanes and heap hold plain keys; the targets (which hold references) sit in a pool

@@ -130,12 +130,8 @@ public final class LinuxDelayedAck: DelayedAckPolicy {
         }
         // tcp_delack_max(): min(icsk_delack_max, rto_min − 1 tick).
         ato = min(ato, min(facts.delackMax, facts.rtoMin - Self.tick))
-        // `timeout = jiffies + ato`: with ato 0 (no data received yet — a lone FIN, say) the timer is
-        // due as it is armed, and a timer_list runs at the next tick, never at once; one jiffy here, the
-        // end of that range as for every other length. So a close() within the tick carries the ACK on
-        // its FIN, as Linux's traces show (6.18 ACKed a FIN alone in 2 of 8 passive closes, where the
-        // application took 90 µs–5 ms to close).
-        var deadline = facts.now + max(ato, Self.tick)
+        // `timeout = jiffies + ato`, kept in `deadline` as Linux keeps it in icsk_ack.timeout.
+        var deadline = facts.now + ato
         if ack.pending.contains(.timer) {
             // The timer is about to fire anyway: send now.
             if ack.deadline <= facts.now + ato / 4 { return .now }
@@ -144,7 +140,13 @@ public final class LinuxDelayedAck: DelayedAckPolicy {
         }
         ack.pending.formUnion([.scheduled, .timer])
         ack.deadline = deadline
-        return .at(deadline)
+        // With ato 0 (no data received yet — a lone FIN, say) the timer is due as it is armed, and a
+        // timer_list runs at the next tick, never at once: one jiffy here, the end of that range as for
+        // every other length. So a close() within the tick carries the ACK on its FIN, as Linux's traces
+        // show (6.18 ACKed a lone FIN by itself in 2 of 8 passive closes, where the application took
+        // 90 µs–5 ms to close); and another segment within the tick finds the timer due and is ACKed
+        // at once, by the rule above.
+        return .at(max(deadline, facts.now + Self.tick))
     }
 
     public func delayThirdAck(_ ack: inout AckState, _ third: ThirdAckFacts, facts: AckFacts) -> AckDecision {

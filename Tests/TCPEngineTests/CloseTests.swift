@@ -58,6 +58,7 @@ struct CloseTests {
         h.peer.sends(.fin(seq: 1, ack: 1))
         // No data ever arrived (ato 0): the delayed-ACK timer is due as it is armed, and a timer_list
         // runs at the next tick, not at once — one jiffy.
+        h.advance(by: .zero)
         h.expectNothing()
         h.advance(to: .milliseconds(1001))
         h.expectSent(flags: .ack, seq: 1, ack: 2, at: .milliseconds(1001))
@@ -85,6 +86,7 @@ struct CloseTests {
         let (_, child) = try established(h)
         h.advance(to: .seconds(1))
         h.peer.sends(.fin(seq: 1, ack: 1))
+        h.advance(by: .zero)
         h.expectNothing()
         // close() 100 µs later, before the next tick: one FIN|ACK acknowledges their FIN.
         h.advance(to: .microseconds(1_000_100))
@@ -94,6 +96,24 @@ struct CloseTests {
         h.expectNothing()
         #expect(h[.DelayedACKs] == 0)
         #expect(h.host.state(of: child) == .lastAck)
+    }
+
+    @Test("a segment within the tick finds the lone FIN's delayed ACK due (timeout = jiffies + 0) and is ACKed at once")
+    func loneFinAckDueWithinTick() throws {
+        let h = HostHarness.make()
+        let (_, child) = try established(h)
+        h.advance(to: .seconds(1))
+        h.peer.sends(.fin(seq: 1, ack: 1))
+        h.advance(by: .zero)
+        h.expectNothing()
+        // A duplicate ACK 200 µs later: the ACK still owed goes now (tcp_send_delayed_ack: the pending
+        // timer is due), not at the tick.
+        h.advance(to: .microseconds(1_000_200))
+        h.peer.sends(.ack(seq: 2, ack: 1))
+        h.expectSent(flags: .ack, seq: 1, ack: 2, at: .microseconds(1_000_200))
+        h.advance(to: .milliseconds(1005))
+        h.expectNothing()
+        #expect(h.host.state(of: child) == .closeWait)
     }
 
     @Test("passive close after a request: the FIN's ACK waits (pingpong) and rides on our FIN")
@@ -381,6 +401,30 @@ struct CloseTests {
         h.expectSent(flags: .ack, ack: 12)
         h.close(child)
         h.expectSent(flags: .rstAck, seq: 1, ack: 12)
+    }
+
+    @Test("a TIME_WAIT 4-tuple of an accepted connection without timestamps is never reused by connect()")
+    func twWithoutTimestampsNotReused() throws {
+        let h = HostHarness.make()
+        var reuse = SocketOptions()
+        reuse.reuseAddress = true
+        let listener = try h.listen(backlog: 8, options: reuse)
+        // The peer offers no timestamps: tcp_create_openreq_child leaves ts_recent_stamp 0.
+        let child = try h.establish(listener, synOptions: [.mss(1460), .nop, .wscale(7)])
+        h.advance(to: .seconds(1))
+        h.close(child)
+        h.expectSent(flags: .finAck, seq: 1, ack: 1, at: .seconds(1))
+        h.peer.sends(.ack(seq: 1, ack: 2))
+        h.peer.sends(.fin(seq: 1, ack: 2))
+        h.expectSent(flags: .ack, seq: 2, ack: 2)
+        #expect(h.host.state(of: child) == .timeWait)
+        // bind(80) + connect() to the same peer, SO_REUSEADDR on both sides: tcp_twsk_unique wants a
+        // timestamp to tell the incarnations apart, so the 4-tuple stays taken.
+        h.advance(to: .seconds(5))
+        #expect(throws: SocketError.EADDRNOTAVAIL) {
+            try h.host.connect(to: SocketAddress(h.peer.address, h.peer.port), localPort: 80, options: reuse, at: h.now)
+        }
+        #expect(h[.TWRecycled] == 0)
     }
 
     @Test("connect() reuses a TIME_WAIT 4-tuple with tcp_tw_reuse = 1 and timestamps, after tcp_tw_reuse_delay (TWRecycled)")
