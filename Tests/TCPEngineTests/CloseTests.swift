@@ -16,6 +16,18 @@ struct CloseTests {
         return (listener, try h.establish(listener))
     }
 
+    /// Established, then at 1 s the peer's FIN with no data before it (ato 0): the delayed-ACK timer is
+    /// due as it is armed, and a timer_list runs at the next tick, not at once — nothing is sent yet.
+    private func loneFin() throws -> (HostHarness, SocketID) {
+        let h = HostHarness.make()
+        let (_, child) = try established(h)
+        h.advance(to: .seconds(1))
+        h.peer.sends(.fin(seq: 1, ack: 1))
+        h.advance(by: .zero)
+        h.expectNothing()
+        return (h, child)
+    }
+
     @Test("active close: FIN_WAIT1, FIN_WAIT2 on the ACK, TIME_WAIT on the peer's FIN for 60 s, re-armed by a repeated FIN")
     func activeClose() throws {
         let h = HostHarness.make()
@@ -52,14 +64,8 @@ struct CloseTests {
 
     @Test("passive close: CLOSE_WAIT on the FIN, LAST_ACK on close(), CLOSE on the last ACK")
     func passiveClose() throws {
-        let h = HostHarness.make()
-        let (_, child) = try established(h)
-        h.advance(to: .seconds(1))
-        h.peer.sends(.fin(seq: 1, ack: 1))
-        // No data ever arrived (ato 0): the delayed-ACK timer is due as it is armed, and a timer_list
-        // runs at the next tick, not at once — one jiffy.
-        h.advance(by: .zero)
-        h.expectNothing()
+        let (h, child) = try loneFin()
+        // One jiffy later.
         h.advance(to: .milliseconds(1001))
         h.expectSent(flags: .ack, seq: 1, ack: 2, at: .milliseconds(1001))
         #expect(h[.DelayedACKs] == 1)
@@ -82,12 +88,7 @@ struct CloseTests {
 
     @Test("passive close within the tick: a lone FIN's ACK (ato 0) rides on our FIN, as in Linux's traces")
     func passiveCloseWithinTick() throws {
-        let h = HostHarness.make()
-        let (_, child) = try established(h)
-        h.advance(to: .seconds(1))
-        h.peer.sends(.fin(seq: 1, ack: 1))
-        h.advance(by: .zero)
-        h.expectNothing()
+        let (h, child) = try loneFin()
         // close() 100 µs later, before the next tick: one FIN|ACK acknowledges their FIN.
         h.advance(to: .microseconds(1_000_100))
         h.close(child)
@@ -100,12 +101,7 @@ struct CloseTests {
 
     @Test("a segment within the tick finds the lone FIN's delayed ACK due (timeout = jiffies + 0) and is ACKed at once")
     func loneFinAckDueWithinTick() throws {
-        let h = HostHarness.make()
-        let (_, child) = try established(h)
-        h.advance(to: .seconds(1))
-        h.peer.sends(.fin(seq: 1, ack: 1))
-        h.advance(by: .zero)
-        h.expectNothing()
+        let (h, child) = try loneFin()
         // A duplicate ACK 200 µs later: the ACK still owed goes now (tcp_send_delayed_ack: the pending
         // timer is due), not at the tick.
         h.advance(to: .microseconds(1_000_200))
