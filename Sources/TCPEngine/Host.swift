@@ -181,7 +181,8 @@ public final class Host {
     // MARK: Inspection
 
     /// A socket's state (`LISTEN` for listeners, TIME_WAIT or FIN_WAIT2 for a closed socket's timewait
-    /// socket); nil for an unknown id.
+    /// socket); nil for an unknown id. An id that is neither a socket nor a listener is looked for among
+    /// the timewait sockets one by one, as `ss` walks them: for inspection, not for a per-segment loop.
     public func state(of id: SocketID) -> TCPState? {
         if let c = connections[id] { return c.state }
         if listeners[id] != nil { return .listen }

@@ -25,8 +25,8 @@ struct TimeWaitSock {
     var entryStamp: Instant
     /// `tw_last_oow_ack_time`.
     var lastOutOfWindowAck: Instant
-    /// The TIME_WAIT timer (`tw_timer`): its sequence number in the host's `TimeWaitTimers`, or (a
-    /// deadline that ring does not take) its entry in the general timer queue; -1 for none.
+    /// The timer (`tw_timer`): in TIME_WAIT its sequence number in the host's `TimeWaitTimers`, in the
+    /// FIN_WAIT2 substate its entry in the general timer queue; -1 for none.
     var ringTimer: Int64 = -1
     var queueTimer: Int32 = -1
     /// `tw_substate`: TIME_WAIT, or FIN_WAIT2.
