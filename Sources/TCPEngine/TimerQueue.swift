@@ -43,13 +43,14 @@ struct TimerEntry {
 /// The host's timers in deadline order, insertion order breaking ties so that a run is deterministic.
 ///
 /// A binary heap alone pays O(log n) per entry, and n grows with every request sock (1 s) and every
-/// connection's timers (TIME_WAIT's are kept apart, in `TimeWaitTimers`). Entries of one kind are instead appended to a FIFO lane as long as
-/// their deadlines do not go back; only an entry earlier than its lane's last goes to the heap. The
-/// earliest entry is the smallest of the lane heads and the heap top, so the order is exactly the
-/// single heap's. Lanes and heap hold plain keys; the targets (which hold references) sit in a pool
-/// and are moved, never copied, so ordering costs no reference counting. A cancelled entry gives its
-/// target up at once (`cancel`): its key stays queued but pops without touching the connection, and
-/// the connection itself is freed when it is done, not when its last stale timer would have fired.
+/// connection's timers (TIME_WAIT's are kept apart, in `TimeWaitTimers`). Entries of one kind are
+/// instead appended to a FIFO lane as long as their deadlines do not go back; only an entry earlier
+/// than its lane's last goes to the heap. The earliest entry is the smallest of the lane heads and the
+/// heap top, so the order is exactly the single heap's. Lanes and heap hold plain keys; the targets
+/// (which hold references) sit in a pool and are moved, never copied, so ordering costs no reference
+/// counting. A cancelled entry gives its target up at once (`cancel`): its key stays queued but pops
+/// without touching the connection, and the connection itself is freed when it is done, not when its
+/// last stale timer would have fired.
 ///
 /// A class over memory it manages itself (the host holds the only one): arming and cancelling a timer
 /// happen several times per segment, and arrays nested in arrays paid a uniqueness check per level on
