@@ -110,19 +110,17 @@ extension Host {
                 payload: .tcp(consume segment))))
             return
         }
-        let nextHop = output(consume segment, interface: c.interface, socket: c.id, retransmission: retransmission)
         // `output` has just looked the next hop up: if it was resolved, the one-entry neighbour cache
         // holds it at the current generation (any ARP table change moves the generation on), so the
         // socket caches it from there without routing and hashing again.
-        if let nextHop, nextHop == neighborCache.ip, neighborCache.generation == arpGeneration {
-            c.routeMAC = neighborCache.mac
-            c.routeGeneration = arpGeneration
+        if let nextHop = output(consume segment, interface: c.interface, socket: c.id, retransmission: retransmission) {
+            primeRoute(c, interface: c.interface, nextHop: nextHop)
         }
     }
 
-    /// A new socket takes the next hop's MAC from the host's one-entry neighbour cache when that
-    /// holds it and the route leaves by the socket's own interface: its first segment then goes the
-    /// way of every later one, with the frame, counters and events `output` would have produced.
+    /// A socket takes the next hop's MAC from the host's one-entry neighbour cache when that holds it
+    /// and the route leaves by the socket's own interface: its next segment then goes the way of every
+    /// later one, with the frame, counters and events `output` would have produced.
     func primeRoute(_ c: Connection, interface: Int, nextHop: IPv4Address) {
         guard interface == c.interface, nextHop == neighborCache.ip, neighborCache.generation == arpGeneration else { return }
         c.routeMAC = neighborCache.mac
