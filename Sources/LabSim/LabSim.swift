@@ -109,10 +109,7 @@ public final class LabSim {
         hostRefs.append(Unmanaged.passUnretained(host))
         attachment += [Int](repeating: -1, count: Self.maxInterfaces)
         if hostRefs.count > deadlineCapacity {
-            let grown = UnsafeMutablePointer<Instant>.allocate(capacity: deadlineCapacity * 2)
-            grown.moveInitialize(from: deadlines, count: deadlineCapacity)
-            deadlines.deallocate()
-            deadlines = grown
+            deadlines = Self.moved(deadlines, count: deadlineCapacity, capacity: deadlineCapacity * 2)
             deadlineCapacity *= 2
         }
         (deadlines + hostRefs.count - 1).initialize(to: host.nextDeadline)
@@ -194,13 +191,19 @@ public final class LabSim {
             return (forward ? link.b : link.a, now + (forward ? link.forwardDelay : link.backwardDelay))
         }
         if let plain {
-            if recording || capturing { record(li, hostIndex, plain.to.host, out.frame, droppedBy: nil) }
-            order &+= 1
-            insert(Pending(at: plain.at, order: order, host: Int32(plain.to.host), interface: Int32(plain.to.interface),
-                           slot: park(consume out), isBytes: false))
+            putOnWire(out, link: li, from: hostIndex, to: plain.to, at: plain.at)
             return
         }
         transmit(from: hostIndex, out, impairedLink: li)
+    }
+
+    /// A frame onto link `li`, recorded as sent and delivered to `to` at `at` (moved, never copied).
+    @inline(__always) private func putOnWire(_ out: consuming OutgoingFrame, link li: Int, from hostIndex: Int,
+                                             to: (host: Int, interface: Int), at: Instant) {
+        if recording || capturing { record(li, hostIndex, to.host, out.frame, droppedBy: nil) }
+        order &+= 1
+        insert(Pending(at: at, order: order, host: Int32(to.host), interface: Int32(to.interface), slot: park(consume out),
+                       isBytes: false))
     }
 
     /// A frame onto link `li` when it has a drop hook, loss, rules or other impairments (kept out of
@@ -230,10 +233,7 @@ public final class LabSim {
                     return
                 }
             }
-            if recording || capturing { record(li, hostIndex, to.host, out.frame, droppedBy: nil) }
-            order &+= 1
-            let at = now + (forward ? link.forwardDelay : link.backwardDelay)
-            insert(Pending(at: at, order: order, host: Int32(to.host), interface: Int32(to.interface), slot: park(consume out), isBytes: false))
+            putOnWire(out, link: li, from: hostIndex, to: to, at: now + (forward ? link.forwardDelay : link.backwardDelay))
             return
         }
         let impairment = forward ? link.aToB : link.bToA
@@ -277,10 +277,7 @@ public final class LabSim {
         }
         if poolCount == poolCapacity {
             // No free slot: every slot holds a frame, all of them move.
-            let grown = UnsafeMutablePointer<OutgoingFrame>.allocate(capacity: poolCapacity * 2)
-            grown.moveInitialize(from: pool, count: poolCount)
-            pool.deallocate()
-            pool = grown
+            pool = Self.moved(pool, count: poolCount, capacity: poolCapacity * 2)
             freeSlots.deallocate()
             freeSlots = .allocate(capacity: poolCapacity * 2)
             poolCapacity *= 2
@@ -288,6 +285,14 @@ public final class LabSim {
         (pool + poolCount).initialize(to: frame)
         poolCount += 1
         return Int32(poolCount - 1)
+    }
+
+    /// The first `count` elements of `buffer` moved into a new buffer of `capacity`; the old one is freed.
+    private static func moved<T>(_ buffer: UnsafeMutablePointer<T>, count: Int, capacity: Int) -> UnsafeMutablePointer<T> {
+        let grown = UnsafeMutablePointer<T>.allocate(capacity: capacity)
+        grown.moveInitialize(from: buffer, count: count)
+        buffer.deallocate()
+        return grown
     }
 
     private func park(bytes: [UInt8]) -> Int32 {
@@ -302,10 +307,7 @@ public final class LabSim {
     @inline(__always) private func insert(_ item: Pending) {
         // Kept sorted by (time, order), newest usually last: insertion from the back is O(1) in practice.
         if inFlightEnd == inFlightCapacity {
-            let grown = UnsafeMutablePointer<Pending>.allocate(capacity: inFlightCapacity * 2)
-            grown.moveInitialize(from: inFlight, count: inFlightEnd)
-            inFlight.deallocate()
-            inFlight = grown
+            inFlight = Self.moved(inFlight, count: inFlightEnd, capacity: inFlightCapacity * 2)
             inFlightCapacity *= 2
         }
         var i = inFlightEnd
